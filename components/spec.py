@@ -1,0 +1,403 @@
+"""The typed, validated, cloud-neutral platform spec.
+
+What: one frozen pydantic v2 model (:class:`PlatformSpec`) describing a GPU platform: the target
+cloud and region, the control plane's exposure, a system pool, GPU pools named by GPU model, and the
+tenants that share them. Components take this spec (or values derived from it) and never read
+Pulumi config themselves.
+
+Why: every mistake we can see in a stack file must fail before any resource is registered, with
+the offending key named and the fix said. Structural errors (types, unknown keys, ranges) come from
+pydantic with ``extra="forbid"``; cross-field errors (a GPU model the cloud lacks, quotas above the
+pools' capacity, duplicate names) are collected by :func:`semantic_problems` and raised together as
+a :class:`SpecError`, which is deliberately *not* a ``ValueError`` so pydantic passes it through
+unchanged.
+
+Keys are camelCase in stack files (``gpuPools[0].minNodes``) and snake_case in Python.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from components import catalog
+from components.catalog import Cloud, Offering
+
+DNS_LABEL = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+K8S_LABEL_VALUE = r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"
+K8S_VERSION = r"^1\.(3[0-9])$"
+
+GPU_RESOURCE = "nvidia.com/gpu"
+GPU_TAINT_KEY = "nvidia.com/gpu"
+POOL_LABEL = "gpuplane.io/pool"
+GPU_MODEL_LABEL = "gpuplane.io/gpu"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a spec: the key path (camelCase, ``gpuPools[1].minNodes``) and the fix."""
+
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.message}"
+
+
+class SpecError(Exception):
+    """A spec that must not be deployed. Carries every problem found, not just the first."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        str_strip_whitespace=True,
+    )
+
+
+class Taint(_Model):
+    """A Kubernetes node taint."""
+
+    key: Annotated[str, Field(min_length=1, max_length=253)]
+    value: Annotated[str, Field(max_length=63, pattern=K8S_LABEL_VALUE)] = ""
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] = "NoSchedule"
+
+    def toleration(self) -> dict[str, str]:
+        """The toleration that lets a pod onto nodes with this taint (any value of the key)."""
+        return {"key": self.key, "operator": "Exists", "effect": self.effect}
+
+
+GPU_TAINT = Taint(key=GPU_TAINT_KEY, value="true", effect="NoSchedule")
+
+
+class ApiAccess(_Model):
+    """Who can reach the Kubernetes API: nobody from the internet (``private``), or listed CIDRs."""
+
+    mode: Literal["private", "public"] = "private"
+    allowed_cidrs: tuple[str, ...] = ()
+
+    @field_validator("allowed_cidrs")
+    @classmethod
+    def _cidrs_are_networks(cls, cidrs: tuple[str, ...]) -> tuple[str, ...]:
+        for cidr in cidrs:
+            try:
+                network = ipaddress.ip_network(cidr, strict=True)
+            except ValueError as exc:
+                raise ValueError(f"{cidr!r} is not a CIDR block (e.g. 203.0.113.0/24): {exc}") from None
+            if network.prefixlen == 0:
+                raise ValueError(f"{cidr!r} opens the API to the whole internet; list your own ranges")
+        return cidrs
+
+
+class SystemPool(_Model):
+    """The always-on pool for controllers (Kueue, gateway, Prometheus...). Never has GPUs."""
+
+    size: Literal["small", "medium", "large"] = "small"
+    instance_type: str | None = None
+    min_nodes: Annotated[int, Field(ge=1, le=100)] = 2
+    max_nodes: Annotated[int, Field(ge=1, le=100)] = 4
+
+
+class Sharing(_Model):
+    """How a GPU is shared between pods: not at all, time-sliced, or MIG-partitioned."""
+
+    mode: Literal["none", "time-slicing", "mig"] = "none"
+    replicas: Annotated[int, Field(ge=2, le=48)] | None = None
+    mig_profile: Annotated[str, Field(pattern=r"^[1-7]g\.[0-9]+gb$")] | None = None
+
+    @property
+    def slices_per_gpu(self) -> int:
+        """How many ``nvidia.com/gpu`` units one physical GPU advertises."""
+        if self.mode == "time-slicing":
+            return self.replicas or 1
+        if self.mode == "mig":
+            return _MIG_SLICES.get(self.mig_profile or "", 1)
+        return 1
+
+
+# Instances of each MIG profile per GPU (single strategy, same profile on every GPU).
+_MIG_SLICES: Mapping[str, int] = {
+    "1g.5gb": 7,
+    "1g.10gb": 7,
+    "1g.12gb": 7,
+    "1g.18gb": 7,
+    "1g.20gb": 7,
+    "2g.10gb": 3,
+    "2g.20gb": 3,
+    "2g.35gb": 3,
+    "3g.20gb": 2,
+    "3g.40gb": 2,
+    "3g.71gb": 2,
+    "4g.20gb": 1,
+    "4g.40gb": 1,
+    "4g.71gb": 1,
+    "7g.40gb": 1,
+    "7g.80gb": 1,
+    "7g.141gb": 1,
+}
+
+
+class GpuPool(_Model):
+    """A group of identical GPU nodes, named by what it is for and typed by GPU model."""
+
+    name: Annotated[str, Field(min_length=1, max_length=30, pattern=DNS_LABEL)]
+    gpu: Annotated[str, Field(min_length=1)]
+    gpus_per_node: Annotated[int, Field(ge=1, le=16)] = 1
+    min_nodes: Annotated[int, Field(ge=0, le=1000)] = 0
+    max_nodes: Annotated[int, Field(ge=1, le=1000)]
+    capacity: Literal["on-demand", "spot"] = "on-demand"
+    sharing: Sharing = Sharing()
+    instance_type: str | None = None
+    labels: Mapping[str, Annotated[str, Field(max_length=63, pattern=K8S_LABEL_VALUE)]] = Field(
+        default_factory=dict[str, str]
+    )
+    taints: tuple[Taint, ...] | None = None
+
+    @property
+    def spot(self) -> bool:
+        return self.capacity == "spot"
+
+    @property
+    def node_labels(self) -> dict[str, str]:
+        """Labels every node of this pool carries: the pool, the GPU model, then the stack's extras."""
+        return {POOL_LABEL: self.name, GPU_MODEL_LABEL: self.gpu, **self.labels}
+
+    @property
+    def node_taints(self) -> tuple[Taint, ...]:
+        """Taints every node of this pool carries (the GPU taint unless an existing cluster says)."""
+        return self.taints if self.taints is not None else (GPU_TAINT,)
+
+    @property
+    def max_gpus(self) -> int:
+        return self.max_nodes * self.gpus_per_node
+
+    @property
+    def max_gpu_units(self) -> int:
+        """Schedulable ``nvidia.com/gpu`` units at maximum scale (after time-slicing or MIG)."""
+        return self.max_gpus * self.sharing.slices_per_gpu
+
+
+class Tenant(_Model):
+    """A team that gets GPU quota: ``quotas`` maps GPU model to GPUs (physical)."""
+
+    name: Annotated[str, Field(min_length=1, max_length=40, pattern=DNS_LABEL)]
+    quotas: Mapping[str, Annotated[int, Field(ge=0, le=100000)]] = Field(default_factory=dict[str, int])
+    weight: Annotated[float, Field(gt=0, le=1000)] = 1.0
+
+
+class PlatformSpec(_Model):
+    """The whole platform, cloud-neutral. See the module docstring."""
+
+    cloud: Cloud
+    region: Annotated[str, Field(min_length=1, max_length=64)]
+    kubernetes_version: Annotated[str, Field(pattern=K8S_VERSION)] = "1.34"
+    cluster_name: Annotated[str, Field(min_length=1, max_length=32, pattern=DNS_LABEL)]
+    api_access: ApiAccess = ApiAccess()
+    system_pool: SystemPool = SystemPool()
+    gpu_pools: tuple[GpuPool, ...] = ()
+    tenants: tuple[Tenant, ...] = ()
+    tags: Mapping[str, Annotated[str, Field(max_length=63, pattern=K8S_LABEL_VALUE)]] = Field(
+        default_factory=dict[str, str]
+    )
+    production: bool = False
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PlatformSpec:
+        problems = list(semantic_problems(self))
+        if problems:
+            raise SpecError(problems)
+        return self
+
+    def offering(self, pool: GpuPool) -> Offering:
+        """The instance/plan type a pool runs on (validated to exist when the spec was built)."""
+        found = _resolve_offering(self.cloud, pool)
+        assert found is not None, "validated in semantic_problems"
+        return found
+
+    def gpu_capacity(self) -> dict[str, int]:
+        """Schedulable GPU units per GPU model at the pools' maximum scale."""
+        capacity: dict[str, int] = {}
+        for pool in self.gpu_pools:
+            capacity[pool.gpu] = capacity.get(pool.gpu, 0) + pool.max_gpu_units
+        return capacity
+
+    def system_instance_type(self) -> str:
+        return self.system_pool.instance_type or catalog.SYSTEM_INSTANCE_TYPES[self.cloud][self.system_pool.size]
+
+
+def _resolve_offering(cloud: Cloud, pool: GpuPool) -> Offering | None:
+    if cloud == "existing":
+        return catalog.existing_offering(pool.gpus_per_node)
+    if pool.instance_type is not None:
+        return catalog.find_offering(pool.gpu, cloud, pool.instance_type)
+    return catalog.default_offering(pool.gpu, cloud, pool.gpus_per_node, spot=pool.spot)
+
+
+def semantic_problems(spec: PlatformSpec) -> Iterator[Problem]:
+    """Every cross-field problem of a structurally valid spec."""
+    yield from _api_access_problems(spec)
+    if not spec.gpu_pools:
+        yield Problem("gpuPools", "at least one GPU pool is required")
+    yield from _duplicate_names("gpuPools", [p.name for p in spec.gpu_pools])
+    yield from _duplicate_names("tenants", [t.name for t in spec.tenants])
+    for index, pool in enumerate(spec.gpu_pools):
+        yield from _pool_problems(spec, index, pool)
+    yield from _quota_problems(spec)
+
+
+def _api_access_problems(spec: PlatformSpec) -> Iterator[Problem]:
+    access = spec.api_access
+    if access.mode == "public" and not access.allowed_cidrs:
+        yield Problem("apiAccess.allowedCidrs", "public API access needs at least one CIDR to allow")
+    if access.mode == "private" and access.allowed_cidrs:
+        yield Problem("apiAccess.allowedCidrs", "set apiAccess.mode to public to allow CIDRs, or remove them")
+    if spec.cloud == "linode" and access.mode == "private":
+        yield Problem(
+            "apiAccess.mode",
+            "LKE has no private API endpoint; use mode public with allowedCidrs (enforced by the control-plane ACL)",
+        )
+
+
+def _duplicate_names(key: str, names: Sequence[str]) -> Iterator[Problem]:
+    seen: set[str] = set()
+    for index, name in enumerate(names):
+        if name in seen:
+            yield Problem(f"{key}[{index}].name", f"duplicate name {name!r}; names must be unique")
+        seen.add(name)
+
+
+def _pool_problems(spec: PlatformSpec, index: int, pool: GpuPool) -> Iterator[Problem]:
+    key = f"gpuPools[{index}]"
+    offered = catalog.models_offered_on(spec.cloud)
+    if pool.gpu not in offered:
+        yield Problem(f"{key}.gpu", f"{spec.cloud} does not offer {pool.gpu!r}; choose one of: {', '.join(offered)}")
+        return
+    if pool.min_nodes > pool.max_nodes:
+        yield Problem(f"{key}.minNodes", f"minNodes ({pool.min_nodes}) is above maxNodes ({pool.max_nodes})")
+    minimum = catalog.MIN_AUTOSCALED_NODES[spec.cloud]
+    if pool.min_nodes < minimum:
+        yield Problem(
+            f"{key}.minNodes",
+            f"{spec.cloud} GPU pools cannot scale below {minimum} node (LKE's autoscaler minimum); set minNodes: {minimum}",
+        )
+    yield from _capacity_problems(spec.cloud, key, pool)
+    yield from _offering_problems(spec.cloud, key, pool)
+    yield from _sharing_problems(key, pool)
+    if pool.taints is not None and spec.cloud != "existing":
+        yield Problem(f"{key}.taints", "taints can only be declared for existing clusters; gpuplane taints managed pools")
+
+
+def _capacity_problems(cloud: Cloud, key: str, pool: GpuPool) -> Iterator[Problem]:
+    if pool.spot and cloud == "linode":
+        yield Problem(f"{key}.capacity", "Linode has no spot capacity; use on-demand")
+    if pool.spot and cloud == "existing":
+        yield Problem(f"{key}.capacity", "an existing cluster's capacity is not bought by gpuplane; use on-demand")
+
+
+def _offering_problems(cloud: Cloud, key: str, pool: GpuPool) -> Iterator[Problem]:
+    if cloud == "existing":
+        if pool.instance_type is not None:
+            yield Problem(f"{key}.instanceType", "existing clusters have no instance type to choose; remove it")
+        return
+    available = catalog.offerings(pool.gpu, cloud)
+    types = ", ".join(f"{o.instance_type} ({o.gpus} GPU)" for o in available)
+    if pool.instance_type is not None:
+        chosen = catalog.find_offering(pool.gpu, cloud, pool.instance_type)
+        if chosen is None:
+            yield Problem(
+                f"{key}.instanceType",
+                f"{pool.instance_type!r} does not carry {pool.gpu} on {cloud}; choose one of: {types}",
+            )
+        elif chosen.gpus != pool.gpus_per_node:
+            yield Problem(
+                f"{key}.gpusPerNode",
+                f"{pool.instance_type} has {chosen.gpus} GPUs per node; set gpusPerNode: {chosen.gpus}",
+            )
+        elif chosen.spot_only and not pool.spot:
+            yield Problem(f"{key}.capacity", f"{pool.instance_type} is sold only as spot/flex-start; set capacity: spot")
+        return
+    if _resolve_offering(cloud, pool) is None:
+        counts = sorted({o.gpus for o in available if pool.spot or not o.spot_only})
+        yield Problem(
+            f"{key}.gpusPerNode",
+            f"{pool.gpu} on {cloud} ({pool.capacity}) comes with {counts} GPUs per node, not {pool.gpus_per_node}",
+        )
+
+
+def _sharing_problems(key: str, pool: GpuPool) -> Iterator[Problem]:
+    sharing = pool.sharing
+    if sharing.mode == "time-slicing" and sharing.replicas is None:
+        yield Problem(f"{key}.sharing.replicas", "time-slicing needs replicas (how many pods share one GPU)")
+    if sharing.mode != "time-slicing" and sharing.replicas is not None:
+        yield Problem(f"{key}.sharing.replicas", "replicas applies only to mode time-slicing")
+    if sharing.mode == "mig":
+        if not catalog.GPU_MODELS[pool.gpu].mig_capable:
+            capable = sorted(n for n, m in catalog.GPU_MODELS.items() if m.mig_capable)
+            yield Problem(f"{key}.sharing.mode", f"{pool.gpu} does not support MIG; MIG GPUs: {', '.join(capable)}")
+        if sharing.mig_profile is None:
+            yield Problem(f"{key}.sharing.migProfile", "mig needs a profile such as 1g.10gb")
+    elif sharing.mig_profile is not None:
+        yield Problem(f"{key}.sharing.migProfile", "migProfile applies only to mode mig")
+
+
+def _quota_problems(spec: PlatformSpec) -> Iterator[Problem]:
+    capacity = spec.gpu_capacity()
+    totals: dict[str, int] = {}
+    for index, tenant in enumerate(spec.tenants):
+        for gpu, quota in tenant.quotas.items():
+            key = f"tenants[{index}].quotas.{gpu}"
+            if gpu not in capacity:
+                pools = ", ".join(sorted(capacity))
+                yield Problem(key, f"no GPU pool provides {gpu!r}; pools provide: {pools}")
+                continue
+            if quota > capacity[gpu]:
+                yield Problem(key, f"quota {quota} is above the {capacity[gpu]} {gpu} GPUs the pools reach at maxNodes")
+            totals[gpu] = totals.get(gpu, 0) + quota
+    for gpu, total in sorted(totals.items()):
+        if total > capacity[gpu]:
+            yield Problem(
+                "tenants",
+                f"quotas for {gpu} add up to {total}, above the {capacity[gpu]} the pools reach at maxNodes; "
+                "lower quotas or raise maxNodes",
+            )
+
+
+def parse_spec(raw: Mapping[str, Any]) -> PlatformSpec:
+    """Validate ``raw`` (camelCase keys) into a spec, or raise :class:`SpecError` with every problem."""
+    try:
+        return PlatformSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise SpecError([_problem_from_pydantic(e) for e in exc.errors()]) from None
+
+
+def _problem_from_pydantic(error: Any) -> Problem:
+    loc: tuple[Any, ...] = tuple(error.get("loc", ()))
+    message = str(error.get("msg", "invalid"))
+    if error.get("type") == "extra_forbidden":
+        message = "unknown key (check its spelling against docs/spec.md)"
+    elif error.get("type") == "missing":
+        message = "required key is missing"
+    return Problem(format_key(loc), message.removeprefix("Value error, "))
+
+
+def format_key(loc: Sequence[Any]) -> str:
+    """``("gpuPools", 1, "minNodes")`` -> ``gpuPools[1].minNodes``."""
+    key = ""
+    for part in loc:
+        if isinstance(part, int):
+            key += f"[{part}]"
+        else:
+            key += f".{part}" if key else str(part)
+    return key

@@ -1,0 +1,309 @@
+"""Run a Pulumi program under the SDK's mock runtime and record every registered resource.
+
+What: :func:`run_program` executes a program function with ``pulumi.runtime.set_mocks`` (never in
+preview mode, so every ``apply`` really runs) and returns a :class:`Recording`: for each resource
+its type, name, URN, parent, provider reference, dependencies, ``deleted_with``, its inputs exactly
+as the engine would receive them (camelCase wire names, secrets still marked) and the mock outputs.
+
+Why: there is no Pulumi engine here. The recording is what ``gpuplane plan`` reports, what
+``gpuplane render`` writes out and what the policy pack is fed over gRPC, and the same recorder backs
+the unit tests, so what the tests assert is what users see.
+
+Gotchas handled here:
+- ``MockMonitor`` keeps only outputs; inputs, parent, provider and dependencies are taken from the
+  ``RegisterResourceRequest`` in :class:`RecordingMonitor`.
+- An invoke the mocks do not answer would silently return ``None`` for every field; here it raises.
+- Each run gets a fresh ``contextvars.Context`` so the root stack, config and settings of one stack
+  never leak into the next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextvars
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from google.protobuf import json_format, struct_pb2
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import set_all_config
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await  # pyright: ignore[reportPrivateUsage]
+
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+SIG_KEY = "4dabf18193072939515e22adb298388d"
+ACCOUNT_ID = "123456789012"
+GCP_PROJECT = "gpuplane-example"
+MOCK_CA = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMOCK\n-----END CERTIFICATE-----\n").decode()
+
+
+@dataclass
+class RecordedResource:
+    """One ``RegisterResource`` call as the engine would have seen it."""
+
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    parent: str
+    provider: str
+    dependencies: list[str]
+    property_dependencies: dict[str, list[str]]
+    deleted_with: str
+    wire_inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    id: str = ""
+    protect: bool = False
+    ignore_changes: list[str] = field(default_factory=list[str])
+
+    @property
+    def inputs(self) -> dict[str, Any]:
+        """Inputs with secret markers removed (values kept)."""
+        return unwrap_secrets(self.wire_inputs)
+
+    def is_secret(self, key: str) -> bool:
+        """Whether top-level input ``key`` was registered as a Pulumi secret."""
+        value = self.wire_inputs.get(key)
+        return isinstance(value, dict) and value.get(SIG_KEY) == SECRET_SIG  # pyright: ignore[reportUnknownMemberType]
+
+
+@dataclass
+class Recording:
+    """Every resource one program run registered, in registration order."""
+
+    resources: list[RecordedResource] = field(default_factory=list[RecordedResource])
+    invokes: list[str] = field(default_factory=list[str])
+
+    def of_type(self, type_: str) -> list[RecordedResource]:
+        return [r for r in self.resources if r.type == type_]
+
+    def named(self, name: str) -> RecordedResource:
+        matches = [r for r in self.resources if r.name == name]
+        if len(matches) != 1:
+            raise KeyError(f"{len(matches)} resources named {name!r}")
+        return matches[0]
+
+    def by_urn(self, urn: str) -> RecordedResource:
+        return next(r for r in self.resources if r.urn == urn)
+
+    def children_of(self, urn: str) -> list[RecordedResource]:
+        return [r for r in self.resources if r.parent == urn]
+
+
+def unwrap_secrets(value: Any) -> Any:
+    """Replace ``{sig: secret, value: v}`` wrappers by ``v``, recursively."""
+    if isinstance(value, dict):
+        mapping: dict[str, Any] = value  # pyright: ignore[reportUnknownVariableType]
+        if mapping.get(SIG_KEY) == SECRET_SIG:
+            return unwrap_secrets(mapping.get("value"))
+        return {k: unwrap_secrets(v) for k, v in mapping.items()}
+    if isinstance(value, list):
+        return [unwrap_secrets(v) for v in value]  # pyright: ignore[reportUnknownVariableType]
+    return value
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """A mock monitor that also keeps what each registration asked for."""
+
+    def __init__(self, mocks: pulumi_mocks.Mocks, recording: Recording) -> None:
+        super().__init__(mocks)
+        self.recording = recording
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        outputs = json_format.MessageToDict(response.object) if response.object else {}
+        self.recording.resources.append(
+            RecordedResource(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                custom=bool(request.custom),
+                parent=request.parent,
+                provider=request.provider,
+                dependencies=list(request.dependencies),
+                property_dependencies={
+                    k: list(v.urns) for k, v in request.propertyDependencies.items()
+                },
+                deleted_with=request.deletedWith,
+                wire_inputs=json_format.MessageToDict(request.object),
+                outputs=unwrap_secrets(outputs),
+                id=response.id,
+                protect=bool(request.protect),
+                ignore_changes=list(request.ignoreChanges),
+            )
+        )
+        return response
+
+
+class GpuplaneMocks(pulumi_mocks.Mocks):
+    """Answers registrations with their inputs plus the outputs cloud providers compute, and answers
+    the few invokes the program makes. Anything else is an error, not a silent ``None``."""
+
+    def __init__(self, recording: Recording, region: str) -> None:
+        self.recording = recording
+        self.region = region
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        state: dict[str, Any] = dict(args.inputs)
+        computed = _COMPUTED.get(args.typ)
+        if computed is not None:
+            state.update(computed(args.name, state, self.region))
+        if args.typ.startswith("aws:") and "arn" not in state:
+            state["arn"] = f"arn:aws:{args.typ.split(':')[1].split('/')[0]}:{self.region}:{ACCOUNT_ID}:{args.name}"
+        resource_id = "123456" if args.typ == "linode:index/lkeCluster:LkeCluster" else f"{args.name}-id"
+        return resource_id, state
+
+    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        self.recording.invokes.append(args.token)
+        answer = _INVOKES.get(args.token)
+        if answer is None:
+            raise NotImplementedError(f"the offline runtime does not answer the invoke {args.token}")
+        return answer(self.region), None
+
+
+def _mock_kubeconfig(name: str, server: str) -> str:
+    return json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": name, "cluster": {"server": server, "certificate-authority-data": MOCK_CA}}],
+            "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
+            "current-context": name,
+            "users": [{"name": name, "user": {"token": "mock"}}],
+        }
+    )
+
+
+def _eks_cluster(name: str, _state: Mapping[str, Any], region: str) -> dict[str, Any]:
+    return {
+        "endpoint": f"https://{name}.gr7.{region}.eks.amazonaws.com",
+        "certificateAuthority": {"data": MOCK_CA},
+        "name": name,
+        "identities": [{"oidcs": [{"issuer": f"https://oidc.eks.{region}.amazonaws.com/id/MOCK"}]}],
+    }
+
+
+def _eks_node_group(name: str, _state: Mapping[str, Any], _region: str) -> dict[str, Any]:
+    return {"resources": [{"autoscalingGroups": [{"name": f"eks-{name}-asg"}]}], "status": "ACTIVE"}
+
+
+def _gke_cluster(name: str, _state: Mapping[str, Any], _region: str) -> dict[str, Any]:
+    return {"endpoint": "172.16.0.2", "masterAuth": {"clusterCaCertificate": MOCK_CA}, "name": name}
+
+
+def _lke_cluster(name: str, _state: Mapping[str, Any], region: str) -> dict[str, Any]:
+    server = f"https://{name}.{region}.linodelke.net:443"
+    return {
+        "kubeconfig": base64.b64encode(_mock_kubeconfig(name, server).encode()).decode(),
+        "apiEndpoints": [server],
+        "status": "ready",
+    }
+
+
+def _iam_role(name: str, _state: Mapping[str, Any], _region: str) -> dict[str, Any]:
+    return {"arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{name}", "name": name}
+
+
+def _sqs_queue(name: str, _state: Mapping[str, Any], region: str) -> dict[str, Any]:
+    return {"url": f"https://sqs.{region}.amazonaws.com/{ACCOUNT_ID}/{name}", "name": name}
+
+
+def _gcp_service_account(name: str, state: Mapping[str, Any], _region: str) -> dict[str, Any]:
+    account = state.get("accountId", name)
+    email = f"{account}@{GCP_PROJECT}.iam.gserviceaccount.com"
+    return {"email": email, "member": f"serviceAccount:{email}", "name": name}
+
+
+def _self_link(name: str, _state: Mapping[str, Any], _region: str) -> dict[str, Any]:
+    return {"selfLink": f"https://www.googleapis.com/compute/v1/projects/{GCP_PROJECT}/mock/{name}", "name": name}
+
+
+_COMPUTED: Mapping[str, Callable[[str, Mapping[str, Any], str], dict[str, Any]]] = {
+    "aws:eks/cluster:Cluster": _eks_cluster,
+    "aws:eks/nodeGroup:NodeGroup": _eks_node_group,
+    "aws:iam/role:Role": _iam_role,
+    "aws:sqs/queue:Queue": _sqs_queue,
+    "gcp:container/cluster:Cluster": _gke_cluster,
+    "gcp:serviceaccount/account:Account": _gcp_service_account,
+    "gcp:compute/network:Network": _self_link,
+    "gcp:compute/subnetwork:Subnetwork": _self_link,
+    "linode:index/lkeCluster:LkeCluster": _lke_cluster,
+}
+
+
+def _zones(region: str) -> dict[str, Any]:
+    return {
+        "names": [f"{region}a", f"{region}b", f"{region}c"],
+        "zoneIds": [f"use1-az{i}" for i in (1, 2, 3)],
+        "id": region,
+    }
+
+
+_INVOKES: Mapping[str, Callable[[str], dict[str, Any]]] = {
+    "aws:index/getAvailabilityZones:getAvailabilityZones": _zones,
+    "aws:index/getCallerIdentity:getCallerIdentity": lambda _r: {
+        "accountId": ACCOUNT_ID,
+        "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/mock",
+        "userId": "MOCK",
+        "id": ACCOUNT_ID,
+    },
+    "aws:index/getPartition:getPartition": lambda _r: {
+        "partition": "aws",
+        "dnsSuffix": "amazonaws.com",
+        "id": "aws",
+    },
+    "aws:index/getRegion:getRegion": lambda r: {"name": r, "region": r, "id": r},
+    "gcp:organizations/getClientConfig:getClientConfig": lambda r: {
+        "project": GCP_PROJECT,
+        "region": r,
+        "zone": f"{r}-a",
+        "accessToken": "mock",
+        "id": GCP_PROJECT,
+    },
+    "kubernetes:helm:template": lambda _r: {"result": []},
+}
+
+
+def run_program(
+    program: Callable[[], object],
+    *,
+    project: str = "gpuplane",
+    stack: str = "test",
+    config: Mapping[str, str] | None = None,
+    secret_keys: list[str] | None = None,
+    region: str = "us-east-1",
+) -> Recording:
+    """Run ``program`` under the mock runtime (not a preview) and return what it registered.
+
+    Exceptions raised by the program propagate after outstanding registrations have settled.
+    """
+    recording = Recording()
+
+    def run() -> None:
+        mocks = GpuplaneMocks(recording, region)
+        pulumi_mocks.set_mocks(
+            mocks, project=project, stack=stack, preview=False, monitor=RecordingMonitor(mocks, recording)
+        )
+        set_all_config(dict(config or {}), list(secret_keys or []))
+        _sync_await(run_pulumi_func(program))  # pyright: ignore[reportArgumentType]
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        contextvars.Context().run(run)
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+    return recording
+
+
+def struct_of(wire: Mapping[str, Any]) -> struct_pb2.Struct:
+    """Back from the recorded JSON form to the protobuf ``Struct`` the engine sends."""
+    result = struct_pb2.Struct()
+    json_format.ParseDict(dict(wire), result)
+    return result
