@@ -190,7 +190,11 @@ class GpuPool(_Model):
 
 
 class Tenant(_Model):
-    """A team that gets GPU quota: ``quotas`` maps GPU model to GPUs (physical)."""
+    """A team that gets GPU quota.
+
+    ``quotas`` maps GPU model to ``nvidia.com/gpu`` units as Kueue counts them: physical GPUs, or
+    slices on a time-sliced or MIG pool. ``weight`` is the tenant's fair-sharing weight.
+    """
 
     name: Annotated[str, Field(min_length=1, max_length=40, pattern=DNS_LABEL)]
     quotas: Mapping[str, Annotated[int, Field(ge=0, le=100000)]] = Field(default_factory=dict[str, int])
@@ -234,7 +238,9 @@ class PlatformSpec(_Model):
         return capacity
 
     def system_instance_type(self) -> str:
-        return self.system_pool.instance_type or catalog.SYSTEM_INSTANCE_TYPES[self.cloud][self.system_pool.size]
+        return (
+            self.system_pool.instance_type or catalog.SYSTEM_INSTANCE_TYPES[self.cloud][self.system_pool.size]
+        )
 
 
 def _resolve_offering(cloud: Cloud, pool: GpuPool) -> Offering | None:
@@ -282,7 +288,9 @@ def _pool_problems(spec: PlatformSpec, index: int, pool: GpuPool) -> Iterator[Pr
     key = f"gpuPools[{index}]"
     offered = catalog.models_offered_on(spec.cloud)
     if pool.gpu not in offered:
-        yield Problem(f"{key}.gpu", f"{spec.cloud} does not offer {pool.gpu!r}; choose one of: {', '.join(offered)}")
+        yield Problem(
+            f"{key}.gpu", f"{spec.cloud} does not offer {pool.gpu!r}; choose one of: {', '.join(offered)}"
+        )
         return
     if pool.min_nodes > pool.max_nodes:
         yield Problem(f"{key}.minNodes", f"minNodes ({pool.min_nodes}) is above maxNodes ({pool.max_nodes})")
@@ -296,20 +304,27 @@ def _pool_problems(spec: PlatformSpec, index: int, pool: GpuPool) -> Iterator[Pr
     yield from _offering_problems(spec.cloud, key, pool)
     yield from _sharing_problems(key, pool)
     if pool.taints is not None and spec.cloud != "existing":
-        yield Problem(f"{key}.taints", "taints can only be declared for existing clusters; gpuplane taints managed pools")
+        yield Problem(
+            f"{key}.taints",
+            "taints can only be declared for existing clusters; gpuplane taints managed pools",
+        )
 
 
 def _capacity_problems(cloud: Cloud, key: str, pool: GpuPool) -> Iterator[Problem]:
     if pool.spot and cloud == "linode":
         yield Problem(f"{key}.capacity", "Linode has no spot capacity; use on-demand")
     if pool.spot and cloud == "existing":
-        yield Problem(f"{key}.capacity", "an existing cluster's capacity is not bought by gpuplane; use on-demand")
+        yield Problem(
+            f"{key}.capacity", "an existing cluster's capacity is not bought by gpuplane; use on-demand"
+        )
 
 
 def _offering_problems(cloud: Cloud, key: str, pool: GpuPool) -> Iterator[Problem]:
     if cloud == "existing":
         if pool.instance_type is not None:
-            yield Problem(f"{key}.instanceType", "existing clusters have no instance type to choose; remove it")
+            yield Problem(
+                f"{key}.instanceType", "existing clusters have no instance type to choose; remove it"
+            )
         return
     available = catalog.offerings(pool.gpu, cloud)
     types = ", ".join(f"{o.instance_type} ({o.gpus} GPU)" for o in available)
@@ -326,7 +341,9 @@ def _offering_problems(cloud: Cloud, key: str, pool: GpuPool) -> Iterator[Proble
                 f"{pool.instance_type} has {chosen.gpus} GPUs per node; set gpusPerNode: {chosen.gpus}",
             )
         elif chosen.spot_only and not pool.spot:
-            yield Problem(f"{key}.capacity", f"{pool.instance_type} is sold only as spot/flex-start; set capacity: spot")
+            yield Problem(
+                f"{key}.capacity", f"{pool.instance_type} is sold only as spot/flex-start; set capacity: spot"
+            )
         return
     if _resolve_offering(cloud, pool) is None:
         counts = sorted({o.gpus for o in available if pool.spot or not o.spot_only})
@@ -345,7 +362,9 @@ def _sharing_problems(key: str, pool: GpuPool) -> Iterator[Problem]:
     if sharing.mode == "mig":
         if not catalog.GPU_MODELS[pool.gpu].mig_capable:
             capable = sorted(n for n, m in catalog.GPU_MODELS.items() if m.mig_capable)
-            yield Problem(f"{key}.sharing.mode", f"{pool.gpu} does not support MIG; MIG GPUs: {', '.join(capable)}")
+            yield Problem(
+                f"{key}.sharing.mode", f"{pool.gpu} does not support MIG; MIG GPUs: {', '.join(capable)}"
+            )
         if sharing.mig_profile is None:
             yield Problem(f"{key}.sharing.migProfile", "mig needs a profile such as 1g.10gb")
     elif sharing.mig_profile is not None:
@@ -363,7 +382,9 @@ def _quota_problems(spec: PlatformSpec) -> Iterator[Problem]:
                 yield Problem(key, f"no GPU pool provides {gpu!r}; pools provide: {pools}")
                 continue
             if quota > capacity[gpu]:
-                yield Problem(key, f"quota {quota} is above the {capacity[gpu]} {gpu} GPUs the pools reach at maxNodes")
+                yield Problem(
+                    key, f"quota {quota} is above the {capacity[gpu]} {gpu} GPUs the pools reach at maxNodes"
+                )
             totals[gpu] = totals.get(gpu, 0) + quota
     for gpu, total in sorted(totals.items()):
         if total > capacity[gpu]:

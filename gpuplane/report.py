@@ -1,0 +1,87 @@
+"""The human-readable ``gpuplane plan`` report for one stack."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from gpuplane.plan import StackPlan, resource_counts
+
+
+def write_report(plan: StackPlan, out: TextIO) -> None:
+    spec = plan.spec
+    out.write(f"== stack {plan.stack} ({plan.path})\n")
+    if spec is None:
+        out.write(f"   config invalid: {len(plan.errors)} problem(s), nothing planned\n")
+        for problem in plan.errors:
+            out.write(f"   - {problem}\n")
+        out.write("\n")
+        return
+    out.write(f"   cloud {spec.cloud}, region {spec.region}, cluster {spec.cluster_name}, Kubernetes {spec.kubernetes_version}")
+    out.write(", production\n" if spec.production else "\n")
+    _write_resources(plan, out)
+    _write_pools(plan, out)
+    _write_tenants(plan, out)
+    _write_cost(plan, out)
+    _write_violations(plan, out)
+    out.write("\n")
+
+
+def _write_resources(plan: StackPlan, out: TextIO) -> None:
+    counts = resource_counts(plan.recording)
+    out.write(f"   resources: {sum(n for _, n in counts)}\n")
+    for type_, count in counts:
+        out.write(f"     {count:4d}  {type_}\n")
+
+
+def _write_pools(plan: StackPlan, out: TextIO) -> None:
+    spec = plan.spec
+    assert spec is not None
+    out.write("   GPU pools:\n")
+    out.write(f"     {'name':<16} {'gpu':<20} {'instance type':<20} {'gpus/node':>9} {'min':>4} {'max':>4}  capacity  sharing\n")
+    for pool in spec.gpu_pools:
+        offering = spec.offering(pool)
+        sharing = pool.sharing.mode
+        if pool.sharing.mode != "none":
+            sharing += f" x{pool.sharing.slices_per_gpu}"
+        out.write(
+            f"     {pool.name:<16} {pool.gpu:<20} {offering.instance_type:<20} {pool.gpus_per_node:>9} "
+            f"{pool.min_nodes:>4} {pool.max_nodes:>4}  {pool.capacity:<9} {sharing}\n"
+        )
+    if spec.cloud == "linode":
+        out.write("     note: LKE's autoscaler minimum is 1 node per pool: these GPU pools never scale to zero\n")
+
+
+def _write_tenants(plan: StackPlan, out: TextIO) -> None:
+    spec = plan.spec
+    assert spec is not None
+    if not spec.tenants:
+        return
+    capacity = spec.gpu_capacity()
+    out.write("   tenants (quota in nvidia.com/gpu units / capacity at maxNodes):\n")
+    for tenant in spec.tenants:
+        quotas = ", ".join(f"{gpu} {q}/{capacity.get(gpu, 0)}" for gpu, q in sorted(tenant.quotas.items()))
+        out.write(f"     {tenant.name:<16} weight {tenant.weight:g}: {quotas or 'no quota'}\n")
+
+
+def _write_cost(plan: StackPlan, out: TextIO) -> None:
+    cost = plan.cost
+    assert cost is not None
+    out.write(
+        f"   cost ({cost.currency}, list prices): {cost.hourly_min:.2f}/h ({cost.monthly_min:.0f}/month) at minimum, "
+        f"{cost.hourly_max:.2f}/h ({cost.monthly_max:.0f}/month) at maximum\n"
+    )
+    for note in cost.notes:
+        out.write(f"     - {note}\n")
+
+
+def _write_violations(plan: StackPlan, out: TextIO) -> None:
+    if not plan.violations:
+        out.write("   policies: no violations\n")
+        return
+    for level in ("mandatory", "advisory", "remediate"):
+        found = [v for v in plan.violations if v.level == level]
+        if not found:
+            continue
+        out.write(f"   policy violations ({level}): {len(found)}\n")
+        for violation in found:
+            out.write(f"     [{violation.policy}] {violation.message}\n       at {violation.urn}\n")

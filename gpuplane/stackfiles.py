@@ -1,0 +1,100 @@
+"""Find and read ``Pulumi.<stack>.yaml`` files the way the Pulumi CLI hands them to a program.
+
+A stack file's ``config:`` map becomes the flat ``{"ns:key": "value"}`` map the language host sets:
+strings stay strings, everything else is JSON-encoded. ``secure:`` values cannot be decrypted
+without the stack's secrets provider, so offline they become a placeholder that is still marked
+secret: the program sees a secret where the real run would see one.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+STACKS_DIR = PROJECT_ROOT / "stacks"
+PLACEHOLDER_KUBECONFIG = json.dumps(
+    {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "offline", "cluster": {"server": "https://offline.invalid"}}],
+        "contexts": [{"name": "offline", "context": {"cluster": "offline", "user": "offline"}}],
+        "current-context": "offline",
+        "users": [{"name": "offline", "user": {}}],
+    }
+)
+
+
+class StackFileError(Exception):
+    """A stack argument that names no readable stack file (usage error, exit code 2)."""
+
+
+@dataclass(frozen=True)
+class StackFile:
+    name: str
+    path: Path
+    config: dict[str, str] = field(default_factory=dict[str, str])
+    secret_keys: list[str] = field(default_factory=list[str])
+
+
+def project_name(root: Path = PROJECT_ROOT) -> str:
+    data: Any = yaml.safe_load((root / "Pulumi.yaml").read_text())
+    return str(data["name"])
+
+
+def discover(stacks_dir: Path = STACKS_DIR) -> list[Path]:
+    """Every ``Pulumi.<stack>.yaml`` under ``stacks_dir``, sorted by stack name."""
+    return sorted(stacks_dir.glob("Pulumi.*.yaml"))
+
+
+def resolve(argument: str, stacks_dir: Path = STACKS_DIR) -> Path:
+    """A stack name under ``stacks_dir`` or a path to any ``Pulumi.<name>.yaml`` file."""
+    candidate = Path(argument)
+    if candidate.suffix in {".yaml", ".yml"}:
+        if not candidate.is_file():
+            raise StackFileError(f"{argument}: no such stack file")
+        if not candidate.name.startswith("Pulumi."):
+            raise StackFileError(f"{argument}: stack files are named Pulumi.<stack>.yaml")
+        return candidate
+    path = stacks_dir / f"Pulumi.{argument}.yaml"
+    if not path.is_file():
+        known = ", ".join(stack_name(p) for p in discover(stacks_dir)) or "none"
+        raise StackFileError(f"{argument}: no stack of that name under {stacks_dir} (stacks: {known})")
+    return path
+
+
+def stack_name(path: Path) -> str:
+    return path.name.removeprefix("Pulumi.").rsplit(".", 1)[0]
+
+
+def load(path: Path) -> StackFile:
+    """Read one stack file into the config map the program sees."""
+    try:
+        data: Any = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise StackFileError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise StackFileError(f"{path}: expected a map with a config: key")
+    raw_config: Any = data.get("config") or {}  # pyright: ignore[reportUnknownMemberType]
+    if not isinstance(raw_config, dict):
+        raise StackFileError(f"{path}: config: must be a map")
+    config: dict[str, str] = {}
+    secret_keys: list[str] = []
+    for key, value in raw_config.items():  # pyright: ignore[reportUnknownVariableType]
+        full_key = str(key)  # pyright: ignore[reportUnknownArgumentType]
+        if isinstance(value, dict) and set(value) == {"secure"}:  # pyright: ignore[reportUnknownArgumentType]
+            secret_keys.append(full_key)
+            config[full_key] = _placeholder(full_key)
+        else:
+            config[full_key] = value if isinstance(value, str) else json.dumps(value)
+    return StackFile(name=stack_name(path), path=path, config=config, secret_keys=secret_keys)
+
+
+def _placeholder(key: str) -> str:
+    if key.endswith(":kubeconfig"):
+        return PLACEHOLDER_KUBECONFIG
+    return f"offline-placeholder-for-{key}"

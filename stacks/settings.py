@@ -1,0 +1,134 @@
+"""The only reader of ``pulumi.Config``: turns a stack's ``gpuplane:*`` keys into a validated spec.
+
+Every top-level spec field is one config key in the ``gpuplane`` namespace (``gpuplane:gpuPools``,
+``gpuplane:tenants`` ...), so users can change a single value with
+``pulumi config set --path 'gpuplane:gpuPools[0].maxNodes' 4``. Unknown ``gpuplane:`` keys, values
+that are not valid JSON where structure is expected, a provider region that disagrees with
+``gpuplane:region`` and a kubeconfig stored in plain text are all reported together, each naming
+its key, before any resource exists.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+from pulumi.runtime import config as runtime_config
+
+from components.spec import PlatformSpec, Problem, SpecError, parse_spec
+
+NAMESPACE = "gpuplane"
+KUBECONFIG_KEY = "kubeconfig"
+_STRING_KEYS = frozenset({"cloud", "region", "kubernetesVersion", "clusterName"})
+_PROVIDER_REGION_KEYS = {"aws": "aws:region", "gcp": "gcp:region"}
+
+
+def spec_keys() -> tuple[str, ...]:
+    """The ``gpuplane:`` config keys that map onto spec fields (camelCase)."""
+    return tuple(field.alias or name for name, field in PlatformSpec.model_fields.items())
+
+
+class ConfigError(Exception):
+    """The stack's config cannot be deployed; ``problems`` name full config keys."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("invalid gpuplane config:\n" + "\n".join(f"  {p}" for p in problems))
+
+
+@dataclass(frozen=True)
+class Settings:
+    spec: PlatformSpec
+    kubeconfig: pulumi.Output[str] | None
+
+
+def load() -> Settings:
+    """Read and validate the stack config; raise :class:`ConfigError` listing every problem."""
+    config = pulumi.Config(NAMESPACE)
+    problems = list(_unknown_keys())
+    raw: dict[str, Any] = {}
+    for key in spec_keys():
+        value = config.get(key)
+        if value is None:
+            continue
+        parsed = _parse_value(key, value)
+        if isinstance(parsed, Problem):
+            problems.append(parsed)
+        else:
+            raw[key] = parsed
+    spec: PlatformSpec | None = None
+    try:
+        spec = parse_spec(raw)
+    except SpecError as exc:
+        problems.extend(Problem(_full_key(p.key), p.message) for p in exc.problems)
+    problems.extend(_provider_region_problems(raw))
+    kubeconfig = _kubeconfig(config, raw.get("cloud"), problems)
+    if problems or spec is None:
+        raise ConfigError(problems)
+    return Settings(spec=spec, kubeconfig=kubeconfig)
+
+
+def _full_key(key: str) -> str:
+    return f"{NAMESPACE}:{key}" if key else NAMESPACE
+
+
+def _all_config() -> Mapping[str, Any]:
+    merged = dict(runtime_config.get_config_env())
+    merged.update(runtime_config.CONFIG.get())
+    return merged
+
+
+def _unknown_keys() -> Iterator[Problem]:
+    known = {*spec_keys(), KUBECONFIG_KEY}
+    for full in sorted(_all_config()):
+        namespace, _, key = full.partition(":")
+        if namespace == NAMESPACE and key not in known:
+            yield Problem(full, f"unknown key; gpuplane keys are: {', '.join(sorted(known))}")
+
+
+def _parse_value(key: str, value: str) -> Any:
+    if key in _STRING_KEYS:
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return Problem(
+            _full_key(key), f"expected a structured value (YAML map/list/number/bool), got {value!r}"
+        )
+
+
+def _provider_region_problems(raw: Mapping[str, Any]) -> Iterator[Problem]:
+    cloud, region = raw.get("cloud"), raw.get("region")
+    provider_key = _PROVIDER_REGION_KEYS.get(str(cloud))
+    if provider_key is None:
+        return
+    provider_region = _all_config().get(provider_key)
+    if provider_region is not None and provider_region != region:
+        yield Problem(
+            provider_key,
+            f"{provider_region!r} differs from gpuplane:region {region!r}; set both to the same region",
+        )
+
+
+def _kubeconfig(config: pulumi.Config, cloud: object, problems: list[Problem]) -> pulumi.Output[str] | None:
+    full = _full_key(KUBECONFIG_KEY)
+    present = config.get(KUBECONFIG_KEY) is not None
+    if cloud != "existing":
+        if present:
+            problems.append(Problem(full, "only used with cloud: existing; remove it"))
+        return None
+    if not present:
+        problems.append(
+            Problem(
+                full,
+                "existing clusters need one: pulumi config set --secret gpuplane:kubeconfig < kubeconfig",
+            )
+        )
+        return None
+    if not runtime_config.is_config_secret(full):
+        problems.append(Problem(full, "stored in plain text; set it again with pulumi config set --secret"))
+        return None
+    return config.require_secret(KUBECONFIG_KEY)
