@@ -238,9 +238,7 @@ class PlatformSpec(_Model):
         return capacity
 
     def system_instance_type(self) -> str:
-        return (
-            self.system_pool.instance_type or catalog.SYSTEM_INSTANCE_TYPES[self.cloud][self.system_pool.size]
-        )
+        return self.system_pool.instance_type or catalog.SYSTEM_INSTANCE_TYPES[self.cloud][self.system_pool.size]
 
 
 def _resolve_offering(cloud: Cloud, pool: GpuPool) -> Offering | None:
@@ -256,6 +254,9 @@ def semantic_problems(spec: PlatformSpec) -> Iterator[Problem]:
     yield from _api_access_problems(spec)
     if not spec.gpu_pools:
         yield Problem("gpuPools", "at least one GPU pool is required")
+    system = spec.system_pool
+    if system.min_nodes > system.max_nodes:
+        yield Problem("systemPool.minNodes", f"minNodes ({system.min_nodes}) is above maxNodes ({system.max_nodes})")
     yield from _duplicate_names("gpuPools", [p.name for p in spec.gpu_pools])
     yield from _duplicate_names("tenants", [t.name for t in spec.tenants])
     for index, pool in enumerate(spec.gpu_pools):
@@ -288,9 +289,7 @@ def _pool_problems(spec: PlatformSpec, index: int, pool: GpuPool) -> Iterator[Pr
     key = f"gpuPools[{index}]"
     offered = catalog.models_offered_on(spec.cloud)
     if pool.gpu not in offered:
-        yield Problem(
-            f"{key}.gpu", f"{spec.cloud} does not offer {pool.gpu!r}; choose one of: {', '.join(offered)}"
-        )
+        yield Problem(f"{key}.gpu", f"{spec.cloud} does not offer {pool.gpu!r}; choose one of: {', '.join(offered)}")
         return
     if pool.min_nodes > pool.max_nodes:
         yield Problem(f"{key}.minNodes", f"minNodes ({pool.min_nodes}) is above maxNodes ({pool.max_nodes})")
@@ -314,17 +313,13 @@ def _capacity_problems(cloud: Cloud, key: str, pool: GpuPool) -> Iterator[Proble
     if pool.spot and cloud == "linode":
         yield Problem(f"{key}.capacity", "Linode has no spot capacity; use on-demand")
     if pool.spot and cloud == "existing":
-        yield Problem(
-            f"{key}.capacity", "an existing cluster's capacity is not bought by gpuplane; use on-demand"
-        )
+        yield Problem(f"{key}.capacity", "an existing cluster's capacity is not bought by gpuplane; use on-demand")
 
 
 def _offering_problems(cloud: Cloud, key: str, pool: GpuPool) -> Iterator[Problem]:
     if cloud == "existing":
         if pool.instance_type is not None:
-            yield Problem(
-                f"{key}.instanceType", "existing clusters have no instance type to choose; remove it"
-            )
+            yield Problem(f"{key}.instanceType", "existing clusters have no instance type to choose; remove it")
         return
     available = catalog.offerings(pool.gpu, cloud)
     types = ", ".join(f"{o.instance_type} ({o.gpus} GPU)" for o in available)
@@ -362,9 +357,7 @@ def _sharing_problems(key: str, pool: GpuPool) -> Iterator[Problem]:
     if sharing.mode == "mig":
         if not catalog.GPU_MODELS[pool.gpu].mig_capable:
             capable = sorted(n for n, m in catalog.GPU_MODELS.items() if m.mig_capable)
-            yield Problem(
-                f"{key}.sharing.mode", f"{pool.gpu} does not support MIG; MIG GPUs: {', '.join(capable)}"
-            )
+            yield Problem(f"{key}.sharing.mode", f"{pool.gpu} does not support MIG; MIG GPUs: {', '.join(capable)}")
         if sharing.mig_profile is None:
             yield Problem(f"{key}.sharing.migProfile", "mig needs a profile such as 1g.10gb")
     elif sharing.mig_profile is not None:
@@ -382,9 +375,7 @@ def _quota_problems(spec: PlatformSpec) -> Iterator[Problem]:
                 yield Problem(key, f"no GPU pool provides {gpu!r}; pools provide: {pools}")
                 continue
             if quota > capacity[gpu]:
-                yield Problem(
-                    key, f"quota {quota} is above the {capacity[gpu]} {gpu} GPUs the pools reach at maxNodes"
-                )
+                yield Problem(key, f"quota {quota} is above the {capacity[gpu]} {gpu} GPUs the pools reach at maxNodes")
             totals[gpu] = totals.get(gpu, 0) + quota
     for gpu, total in sorted(totals.items()):
         if total > capacity[gpu]:

@@ -25,7 +25,7 @@ import contextvars
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from google.protobuf import json_format, struct_pb2
 from pulumi.runtime import mocks as pulumi_mocks
@@ -66,8 +66,8 @@ class RecordedResource:
 
     def is_secret(self, key: str) -> bool:
         """Whether top-level input ``key`` was registered as a Pulumi secret."""
-        value = self.wire_inputs.get(key)
-        return isinstance(value, dict) and value.get(SIG_KEY) == SECRET_SIG  # pyright: ignore[reportUnknownMemberType]
+        value: Any = self.wire_inputs.get(key)
+        return isinstance(value, dict) and cast(dict[str, Any], value).get(SIG_KEY) == SECRET_SIG
 
 
 @dataclass
@@ -112,8 +112,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         super().__init__(mocks)
         self.recording = recording
 
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
-        response = super().RegisterResource(request)
+    def RegisterResource(self, request: Any) -> Any:
+        response: Any = super().RegisterResource(request)  # pyright: ignore[reportUnknownMemberType]
         if request.type == "pulumi:pulumi:Stack":
             return response
         outputs = json_format.MessageToDict(response.object) if response.object else {}
@@ -126,9 +126,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 parent=request.parent,
                 provider=request.provider,
                 dependencies=list(request.dependencies),
-                property_dependencies={
-                    k: list(v.urns) for k, v in request.propertyDependencies.items()
-                },
+                property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
                 deleted_with=request.deletedWith,
                 wire_inputs=json_format.MessageToDict(request.object),
                 outputs=unwrap_secrets(outputs),
@@ -149,7 +147,7 @@ class GpuplaneMocks(pulumi_mocks.Mocks):
         self.region = region
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
-        state: dict[str, Any] = dict(args.inputs)
+        state: dict[str, Any] = dict(cast(dict[str, Any], args.inputs))  # pyright: ignore[reportUnknownMemberType]
         computed = _COMPUTED.get(args.typ)
         if computed is not None:
             state.update(computed(args.name, state, self.region))
@@ -163,7 +161,7 @@ class GpuplaneMocks(pulumi_mocks.Mocks):
         answer = _INVOKES.get(args.token)
         if answer is None:
             raise NotImplementedError(f"the offline runtime does not answer the invoke {args.token}")
-        return answer(self.region), None
+        return answer(self.region), []  # the SDK's MockMonitor iterates the failures: never None
 
 
 def _mock_kubeconfig(name: str, server: str) -> str:
@@ -192,8 +190,13 @@ def _eks_node_group(name: str, _state: Mapping[str, Any], _region: str) -> dict[
     return {"resources": [{"autoscalingGroups": [{"name": f"eks-{name}-asg"}]}], "status": "ACTIVE"}
 
 
-def _gke_cluster(name: str, _state: Mapping[str, Any], _region: str) -> dict[str, Any]:
-    return {"endpoint": "172.16.0.2", "masterAuth": {"clusterCaCertificate": MOCK_CA}, "name": name}
+def _gke_cluster(name: str, state: Mapping[str, Any], _region: str) -> dict[str, Any]:
+    # GKE keeps the name it was given; only an unnamed cluster falls back to the resource name.
+    return {
+        "endpoint": "172.16.0.2",
+        "masterAuth": {"clusterCaCertificate": MOCK_CA},
+        "name": state.get("name", name),
+    }
 
 
 def _lke_cluster(name: str, _state: Mapping[str, Any], region: str) -> dict[str, Any]:
@@ -220,7 +223,10 @@ def _gcp_service_account(name: str, state: Mapping[str, Any], _region: str) -> d
 
 
 def _self_link(name: str, _state: Mapping[str, Any], _region: str) -> dict[str, Any]:
-    return {"selfLink": f"https://www.googleapis.com/compute/v1/projects/{GCP_PROJECT}/mock/{name}", "name": name}
+    return {
+        "selfLink": f"https://www.googleapis.com/compute/v1/projects/{GCP_PROJECT}/mock/{name}",
+        "name": name,
+    }
 
 
 _COMPUTED: Mapping[str, Callable[[str, Mapping[str, Any], str], dict[str, Any]]] = {

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -79,7 +79,7 @@ def load(path: Path) -> StackFile:
         raise StackFileError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):
         raise StackFileError(f"{path}: expected a map with a config: key")
-    raw_config: Any = data.get("config") or {}  # pyright: ignore[reportUnknownMemberType]
+    raw_config: Any = cast(dict[str, Any], data).get("config") or {}
     if not isinstance(raw_config, dict):
         raise StackFileError(f"{path}: config: must be a map")
     config: dict[str, str] = {}

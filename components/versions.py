@@ -1,0 +1,131 @@
+"""Every Helm chart and container image gpuplane installs, pinned here and nowhere else.
+
+What: one :class:`ChartPin` per chart (release name, chart, where it is published, exact version,
+whether it relies on Helm hooks) and one :class:`ImagePin` per image we choose ourselves, plus the
+compatibility between pins that we tested (:data:`COMPATIBILITY`).
+Why: a reviewer sees every version change in one diff; Renovate updates the ``version=`` lines
+(see the ``# renovate:`` comments, parsed by the regex manager in ``renovate.json``); the policy
+pack checks that the deployed versions are exact and inside the tested matrix.
+
+Upstream gotchas:
+- Kueue's release must be named ``kueue`` or its internal certificates break (kubernetes-sigs/kueue#6866).
+- Envoy AI Gateway v1.1.0 is built and tested against Envoy Gateway v1.8.x and Gateway API v1.5.x;
+  Envoy Gateway v1.9.0 moved to Gateway API v1.6.1, which AI Gateway does not list yet.
+- Charts with ``uses_hooks=True`` must be installed with ``helm.v3.Release``: ``helm.v4.Chart``
+  renders client-side and skips hooks (pulumi/pulumi-kubernetes#3284).
+- The GPU operator's chart version carries a leading ``v``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChartPin:
+    release: str
+    chart: str
+    repository: str
+    version: str
+    uses_hooks: bool
+
+    @property
+    def is_oci(self) -> bool:
+        return self.repository.startswith("oci://")
+
+    @property
+    def chart_ref(self) -> str:
+        """What ``helm.v3.Release(chart=...)`` takes: the full OCI reference, or the chart name."""
+        return f"{self.repository}/{self.chart}" if self.is_oci else self.chart
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImagePin:
+    repository: str
+    tag: str
+
+    @property
+    def ref(self) -> str:
+        return f"{self.repository}:{self.tag}"
+
+
+KUEUE = ChartPin(
+    release="kueue",
+    chart="kueue",
+    repository="oci://registry.k8s.io/kueue/charts",
+    # renovate: datasource=docker depName=registry.k8s.io/kueue/charts/kueue
+    version="0.19.2",
+    uses_hooks=False,
+)
+GPU_OPERATOR = ChartPin(
+    release="gpu-operator",
+    chart="gpu-operator",
+    repository="https://helm.ngc.nvidia.com/nvidia",
+    # renovate: datasource=helm depName=gpu-operator registryUrl=https://helm.ngc.nvidia.com/nvidia
+    version="v26.7.0",
+    uses_hooks=True,
+)
+DCGM_EXPORTER = ChartPin(
+    release="dcgm-exporter",
+    chart="dcgm-exporter",
+    repository="https://nvidia.github.io/dcgm-exporter/helm-charts",
+    # renovate: datasource=helm depName=dcgm-exporter registryUrl=https://nvidia.github.io/dcgm-exporter/helm-charts
+    version="4.8.2",
+    uses_hooks=False,
+)
+KUBE_PROMETHEUS_STACK = ChartPin(
+    release="kube-prometheus-stack",
+    chart="kube-prometheus-stack",
+    repository="https://prometheus-community.github.io/helm-charts",
+    # renovate: datasource=helm depName=kube-prometheus-stack registryUrl=https://prometheus-community.github.io/helm-charts
+    version="88.5.3",
+    uses_hooks=True,
+)
+ENVOY_GATEWAY = ChartPin(
+    release="envoy-gateway",
+    chart="gateway-helm",
+    repository="oci://docker.io/envoyproxy",
+    # renovate: datasource=docker depName=docker.io/envoyproxy/gateway-helm
+    version="v1.8.3",
+    uses_hooks=True,
+)
+AI_GATEWAY_CRDS = ChartPin(
+    release="ai-gateway-crds",
+    chart="ai-gateway-crds-helm",
+    repository="oci://docker.io/envoyproxy",
+    # renovate: datasource=docker depName=docker.io/envoyproxy/ai-gateway-crds-helm
+    version="v1.1.0",
+    uses_hooks=False,
+)
+AI_GATEWAY = ChartPin(
+    release="ai-gateway",
+    chart="ai-gateway-helm",
+    repository="oci://docker.io/envoyproxy",
+    # renovate: datasource=docker depName=docker.io/envoyproxy/ai-gateway-helm
+    version="v1.1.0",
+    uses_hooks=False,
+)
+OPENFGA = ChartPin(
+    release="openfga",
+    chart="openfga",
+    repository="https://openfga.github.io/helm-charts",
+    # renovate: datasource=helm depName=openfga registryUrl=https://openfga.github.io/helm-charts
+    version="0.3.12",
+    uses_hooks=True,
+)
+
+CHARTS: Mapping[str, ChartPin] = {
+    pin.chart: pin
+    for pin in (KUEUE, GPU_OPERATOR, DCGM_EXPORTER, KUBE_PROMETHEUS_STACK, ENVOY_GATEWAY, AI_GATEWAY_CRDS, AI_GATEWAY, OPENFGA)
+}
+
+GATEWAY_API_VERSION = "v1.5.1"
+"""The Gateway API release the pinned Envoy Gateway chart installs (experimental channel)."""
+
+COMPATIBILITY: Mapping[str, Mapping[str, tuple[str, ...]]] = {
+    # AI Gateway version -> the Envoy Gateway and Gateway API versions it was built and tested with.
+    "ai-gateway": {"v1.1.0": ("envoy-gateway:v1.8.3", f"gateway-api:{GATEWAY_API_VERSION}")},
+    # Kubernetes minor versions the whole pin set is tested against (schemas validated per version).
+    "kubernetes": {"all": ("1.32", "1.33", "1.34", "1.35")},
+}

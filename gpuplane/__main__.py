@@ -1,0 +1,5 @@
+"""``python -m gpuplane`` is the ``gpuplane`` command."""
+
+from gpuplane.cli import run
+
+run()
