@@ -36,6 +36,8 @@ GPU_RESOURCE = "nvidia.com/gpu"
 GPU_TAINT_KEY = "nvidia.com/gpu"
 POOL_LABEL = "gpuplane.io/pool"
 GPU_MODEL_LABEL = "gpuplane.io/gpu"
+DEVICE_PLUGIN_CONFIG_LABEL = "nvidia.com/device-plugin.config"
+MIG_CONFIG_LABEL = "nvidia.com/mig.config"
 
 
 @dataclass(frozen=True)
@@ -171,8 +173,19 @@ class GpuPool(_Model):
 
     @property
     def node_labels(self) -> dict[str, str]:
-        """Labels every node of this pool carries: the pool, the GPU model, then the stack's extras."""
-        return {POOL_LABEL: self.name, GPU_MODEL_LABEL: self.gpu, **self.labels}
+        """Labels every node of this pool carries: the pool, the GPU model, how the GPU is shared
+        (the labels the NVIDIA device plugin and MIG manager read), then the stack's extras."""
+        return {POOL_LABEL: self.name, GPU_MODEL_LABEL: self.gpu, **self.sharing_labels, **self.labels}
+
+    @property
+    def sharing_labels(self) -> dict[str, str]:
+        """``nvidia.com/device-plugin.config`` selects this pool's time-slicing entry in the device
+        plugin config; ``nvidia.com/mig.config`` tells the MIG manager which layout to apply."""
+        if self.sharing.mode == "time-slicing":
+            return {DEVICE_PLUGIN_CONFIG_LABEL: self.name}
+        if self.sharing.mode == "mig":
+            return {MIG_CONFIG_LABEL: f"all-{self.sharing.mig_profile}"}
+        return {}
 
     @property
     def node_taints(self) -> tuple[Taint, ...]:
@@ -201,6 +214,32 @@ class Tenant(_Model):
     weight: Annotated[float, Field(gt=0, le=1000)] = 1.0
 
 
+class GpuSettings(_Model):
+    """GPU enablement. ``driver`` says who installs the NVIDIA driver on GPU nodes:
+    ``auto`` picks per cloud (EKS NVIDIA AMI and LKE GPU nodes: pre-installed; GKE: Google-managed;
+    existing: the GPU operator installs it), or force ``operator`` / ``preinstalled``."""
+
+    driver: Literal["auto", "operator", "preinstalled"] = "auto"
+
+
+class KueueSettings(_Model):
+    """Kueue quotas and queues generated from the GPU pools and tenants."""
+
+    enabled: bool = True
+    cohort: Annotated[str, Field(pattern=DNS_LABEL, max_length=40)] = "gpuplane"
+    borrowing: bool = True
+    pods_ready_timeout_minutes: Annotated[int, Field(ge=1, le=1440)] = 10
+
+
+class ObservabilitySettings(_Model):
+    """kube-prometheus-stack, GPU and queue monitors, dashboards and alerts."""
+
+    enabled: bool = True
+    retention_days: Annotated[int, Field(ge=1, le=3650)] = 15
+    storage_gb: Annotated[int, Field(ge=5, le=10000)] = 50
+    pending_alert_minutes: Annotated[int, Field(ge=1, le=1440)] = 30
+
+
 class PlatformSpec(_Model):
     """The whole platform, cloud-neutral. See the module docstring."""
 
@@ -216,6 +255,9 @@ class PlatformSpec(_Model):
         default_factory=dict[str, str]
     )
     production: bool = False
+    gpu: GpuSettings = GpuSettings()
+    kueue: KueueSettings = KueueSettings()
+    observability: ObservabilitySettings = ObservabilitySettings()
 
     @model_validator(mode="after")
     def _consistent(self) -> PlatformSpec:
@@ -236,6 +278,12 @@ class PlatformSpec(_Model):
         for pool in self.gpu_pools:
             capacity[pool.gpu] = capacity.get(pool.gpu, 0) + pool.max_gpu_units
         return capacity
+
+    def driver_preinstalled(self) -> bool:
+        """Whether GPU nodes come with the NVIDIA driver (so the GPU operator must not install one)."""
+        if self.gpu.driver != "auto":
+            return self.gpu.driver == "preinstalled"
+        return self.cloud in ("aws", "gcp", "linode")
 
     def system_instance_type(self) -> str:
         return self.system_pool.instance_type or catalog.SYSTEM_INSTANCE_TYPES[self.cloud][self.system_pool.size]

@@ -117,7 +117,16 @@ OPENFGA = ChartPin(
 
 CHARTS: Mapping[str, ChartPin] = {
     pin.chart: pin
-    for pin in (KUEUE, GPU_OPERATOR, DCGM_EXPORTER, KUBE_PROMETHEUS_STACK, ENVOY_GATEWAY, AI_GATEWAY_CRDS, AI_GATEWAY, OPENFGA)
+    for pin in (
+        KUEUE,
+        GPU_OPERATOR,
+        DCGM_EXPORTER,
+        KUBE_PROMETHEUS_STACK,
+        ENVOY_GATEWAY,
+        AI_GATEWAY_CRDS,
+        AI_GATEWAY,
+        OPENFGA,
+    )
 }
 
 GATEWAY_API_VERSION = "v1.5.1"

@@ -52,3 +52,23 @@ def spec_for(cloud: str, **overrides: Any) -> PlatformSpec:
 def record(build: Callable[[], object], region: str = "us-east-1", **config: str) -> Recording:
     """Run ``build`` under the mock runtime with ``preview=False`` and return the registrations."""
     return run_program(build, config=config, region=region)
+
+
+def build_platform(spec: Any, kubeconfig: str | None = None) -> Any:
+    """Build ``GpuPlatform`` for ``spec`` (inside a ``record`` call). ``existing`` gets a test kubeconfig."""
+    import pulumi
+
+    from components.gpu_platform import GpuPlatform, GpuPlatformArgs
+
+    if spec.cloud == "existing" and kubeconfig is None:
+        kubeconfig = "apiVersion: v1\nkind: Config\n"
+    secret = None if kubeconfig is None else pulumi.Output.secret(kubeconfig)
+    return GpuPlatform("gp", GpuPlatformArgs(spec=spec, kubeconfig=secret))
+
+
+def addon_scope(platform: Any) -> Any:
+    """The ``AddonScope`` an add-on gets from a built platform."""
+    from components.addons.base import AddonScope
+
+    cluster = platform.cluster
+    return AddonScope(spec=platform.spec, provider=cluster.provider, native=cluster.native, gpu_pools=cluster.gpu_pools)
