@@ -18,6 +18,7 @@ Keys are camelCase in stack files (``gpuPools[0].minNodes``) and snake_case in P
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -33,6 +34,7 @@ K8S_LABEL_VALUE = r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"
 K8S_VERSION = r"^1\.(3[0-9])$"
 
 GPU_RESOURCE = "nvidia.com/gpu"
+SYSTEM_POOL_NAME = "system"
 GPU_TAINT_KEY = "nvidia.com/gpu"
 POOL_LABEL = "gpuplane.io/pool"
 GPU_MODEL_LABEL = "gpuplane.io/gpu"
@@ -310,6 +312,24 @@ def semantic_problems(spec: PlatformSpec) -> Iterator[Problem]:
     for index, pool in enumerate(spec.gpu_pools):
         yield from _pool_problems(spec, index, pool)
     yield from _quota_problems(spec)
+    yield from _tag_problems(spec)
+
+
+_GCP_LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+_GCP_LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
+
+
+def _tag_problems(spec: PlatformSpec) -> Iterator[Problem]:
+    """Tags become GCP resource labels (strict charset) or Linode tags (``k:v``, 3 to 50 characters)."""
+    for key, value in spec.tags.items():
+        if spec.cloud == "gcp" and not (_GCP_LABEL_KEY.match(key) and _GCP_LABEL_VALUE.match(value)):
+            yield Problem(
+                f"tags.{key}",
+                "GCP labels take lowercase letters, digits, '_' and '-' (keys start with a letter)",
+            )
+        linode_tag = f"{key}:{value}" if value else key
+        if spec.cloud == "linode" and not 3 <= len(linode_tag) <= 50:
+            yield Problem(f"tags.{key}", f"Linode tags ({linode_tag!r}) must be 3 to 50 characters long")
 
 
 def _api_access_problems(spec: PlatformSpec) -> Iterator[Problem]:
@@ -335,6 +355,8 @@ def _duplicate_names(key: str, names: Sequence[str]) -> Iterator[Problem]:
 
 def _pool_problems(spec: PlatformSpec, index: int, pool: GpuPool) -> Iterator[Problem]:
     key = f"gpuPools[{index}]"
+    if pool.name == SYSTEM_POOL_NAME:
+        yield Problem(f"{key}.name", "'system' is the name of the non-GPU pool; choose another name")
     offered = catalog.models_offered_on(spec.cloud)
     if pool.gpu not in offered:
         yield Problem(f"{key}.gpu", f"{spec.cloud} does not offer {pool.gpu!r}; choose one of: {', '.join(offered)}")

@@ -181,7 +181,7 @@ def _eks_cluster(name: str, _state: Mapping[str, Any], region: str) -> dict[str,
     return {
         "endpoint": f"https://{name}.gr7.{region}.eks.amazonaws.com",
         "certificateAuthority": {"data": MOCK_CA},
-        "name": name,
+        "name": _state.get("name", name),  # EKS keeps the name it was given
         "identities": [{"oidcs": [{"issuer": f"https://oidc.eks.{region}.amazonaws.com/id/MOCK"}]}],
     }
 

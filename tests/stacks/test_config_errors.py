@@ -226,6 +226,9 @@ CASES: list[tuple[str, Callable[[Config], None], str, str]] = [
     ("aws-dev", _pool_key_typo, "gpuplane:gpuPools[0].maxNode", "unknown key"),
     ("aws-dev", _set("production", "maybe"), "gpuplane:production", "expected a structured value"),
     ("aws-dev", _set("gpuPools", []), "gpuplane:gpuPools", "at least one GPU pool"),
+    ("aws-dev", _set("gpuPools.0.name", "system"), "gpuplane:gpuPools[0].name", "name of the non-GPU pool"),
+    ("gcp-dev", _set("tags.Owner", "platform"), "gpuplane:tags.Owner", "GCP labels take lowercase"),
+    ("linode-dev", _set("tags.e", ""), "gpuplane:tags.e", "3 to 50 characters"),
     ("aws-dev", _set("tags.env", "has space"), "gpuplane:tags.env", "should match pattern"),
     (
         "existing-dev",
