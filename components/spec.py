@@ -28,6 +28,7 @@ from pydantic.alias_generators import to_camel
 
 from components import catalog
 from components.catalog import Cloud, Offering
+from components.versions import KUBERNETES_VERSIONS
 
 DNS_LABEL = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
 K8S_LABEL_VALUE = r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"
@@ -302,6 +303,11 @@ def _resolve_offering(cloud: Cloud, pool: GpuPool) -> Offering | None:
 def semantic_problems(spec: PlatformSpec) -> Iterator[Problem]:
     """Every cross-field problem of a structurally valid spec."""
     yield from _api_access_problems(spec)
+    if spec.kubernetes_version not in KUBERNETES_VERSIONS:
+        yield Problem(
+            "kubernetesVersion",
+            f"{spec.kubernetes_version} is not in the tested set; choose one of: {', '.join(KUBERNETES_VERSIONS)}",
+        )
     if not spec.gpu_pools:
         yield Problem("gpuPools", "at least one GPU pool is required")
     system = spec.system_pool

@@ -115,6 +115,28 @@ OPENFGA = ChartPin(
     uses_hooks=True,
 )
 
+CLUSTER_AUTOSCALER = ChartPin(
+    release="cluster-autoscaler",
+    chart="cluster-autoscaler",
+    repository="https://kubernetes.github.io/autoscaler",
+    # Released 2025-10-20 (cluster-autoscaler-chart-9.52.1); the image is chosen per cluster minor below.
+    # renovate: datasource=helm depName=cluster-autoscaler registryUrl=https://kubernetes.github.io/autoscaler
+    version="9.52.1",
+    uses_hooks=False,
+)
+# registry.k8s.io/autoscaling/cluster-autoscaler tag per Kubernetes minor (cluster-autoscaler supports
+# only its own minor): releases cluster-autoscaler-1.34.5 (2026-07-23), 1.32.7 (2026-02-13), 1.33.3
+# (promoted in kubernetes/k8s.io#8815).
+CLUSTER_AUTOSCALER_IMAGE_TAGS: Mapping[str, str] = {
+    "1.32": "v1.32.7",
+    "1.33": "v1.33.3",
+    "1.34": "v1.34.5",
+}
+
+KUBERNETES_VERSIONS: tuple[str, ...] = ("1.32", "1.33", "1.34")
+"""Kubernetes minors the pin set is tested against (schemas validated per version; EKS needs an
+autoscaler image per minor)."""
+
 CHARTS: Mapping[str, ChartPin] = {
     pin.chart: pin
     for pin in (
@@ -135,6 +157,5 @@ GATEWAY_API_VERSION = "v1.5.1"
 COMPATIBILITY: Mapping[str, Mapping[str, tuple[str, ...]]] = {
     # AI Gateway version -> the Envoy Gateway and Gateway API versions it was built and tested with.
     "ai-gateway": {"v1.1.0": ("envoy-gateway:v1.8.3", f"gateway-api:{GATEWAY_API_VERSION}")},
-    # Kubernetes minor versions the whole pin set is tested against (schemas validated per version).
-    "kubernetes": {"all": ("1.32", "1.33", "1.34", "1.35")},
+    "kubernetes": {"all": KUBERNETES_VERSIONS},
 }

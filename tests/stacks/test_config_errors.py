@@ -79,6 +79,7 @@ CASES: list[tuple[str, Callable[[Config], None], str, str]] = [
     ("aws-dev", _delete("gpuplane:cloud"), "gpuplane:cloud", "required key is missing"),
     ("aws-dev", _delete("gpuplane:clusterName"), "gpuplane:clusterName", "required key is missing"),
     ("aws-dev", _set("clusterName", "GPU_Cluster"), "gpuplane:clusterName", "should match pattern"),
+    ("gcp-dev", _set("kubernetesVersion", "1.31"), "gpuplane:kubernetesVersion", "not in the tested set"),
     ("aws-dev", _set("kubernetesVersion", "2.0"), "gpuplane:kubernetesVersion", "should match pattern"),
     ("aws-dev", _set("apiAccess.allowedCidrs", []), "gpuplane:apiAccess.allowedCidrs", "at least one CIDR"),
     (

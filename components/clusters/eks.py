@@ -1,0 +1,711 @@
+"""An EKS cluster with GPU managed node groups that scale from zero, as a :class:`GpuCluster`.
+
+What it builds (every child is parented to the component and named ``f"{name}-{role}"``):
+
+- Network: ``{name}-vpc`` (``vpc_cidr``, DNS support and hostnames on), ``{name}-igw``, a public and a
+  private subnet in each of two availability zones (``{name}-public-subnet-{i}``,
+  ``{name}-private-subnet-{i}``), one public route table to the internet gateway, and NAT gateways
+  with Elastic IPs: one in the first AZ for development stacks, one per AZ when ``spec.production``
+  (so losing an AZ does not cut the other AZ's nodes off). Each private subnet has its own route
+  table pointing at "its" NAT gateway. Subnets carry ``kubernetes.io/cluster/<cluster>=shared`` and
+  the load-balancer role tags (``kubernetes.io/role/elb`` public, ``.../internal-elb`` private) that
+  the AWS cloud controller and the AWS Load Balancer Controller use to place load balancers.
+- Control plane: ``{name}-cluster`` (``aws.eks.Cluster`` named ``spec.cluster_name``) with envelope
+  encryption of Secrets under ``{name}-kms-key`` (rotation on), all five control-plane log types to
+  ``{name}-log-group`` (``/aws/eks/<cluster>/cluster``, created first so EKS does not create an
+  unmanaged, never-expiring one), a private endpoint always and a public one only for
+  ``apiAccess.mode: public`` restricted to ``allowedCidrs``, and access entries (``API`` mode) with
+  the creator bootstrapped as cluster admin.
+- IAM: a cluster role (``AmazonEKSClusterPolicy`` + use of the KMS key only), a node role
+  (``AmazonEKSWorkerNodePolicy``, ``AmazonEKS_CNI_Policy``, ``AmazonEC2ContainerRegistryPullOnly``)
+  and an autoscaler role (below). Trust policies are written out as JSON here, no invokes.
+- Nodes: ``{name}-system-nodes`` (AL2023 standard AMI, ``spec.system_instance_type()``, label
+  ``gpuplane.io/pool=system``, no taint) and one ``{name}-gpu-{pool}`` managed node group per GPU pool
+  (``AL2023_x86_64_NVIDIA``, the catalog's instance type, spot or on-demand, ``min = desired =
+  minNodes`` (0 allowed), the pool's labels and taints as declared once in the spec).
+- Scale from zero: ``{name}-pod-identity-agent`` (EKS add-on), ``{name}-autoscaler-role`` with
+  ``{name}-autoscaler-policy`` and ``{name}-autoscaler-pod-identity`` (kube-system/cluster-autoscaler),
+  ``aws.autoscaling.Tag`` node-template hints on every GPU node group's ASG, and
+  ``{name}-cluster-autoscaler``, the cluster-autoscaler Helm chart (``helm.v3.Release``) on the
+  system pool. See ``docs/decisions/eks-scale-from-zero.md`` for why cluster-autoscaler and not
+  Karpenter.
+- ``{name}-provider``: a ``pulumi_kubernetes.Provider`` from an exec-based kubeconfig
+  (``aws eks get-token``), a Pulumi secret like the kubeconfig itself.
+
+Why these choices / upstream gotchas:
+
+- Managed node groups do nothing by themselves beyond ``min``: without an autoscaler ``maxNodes`` is
+  decoration (modelplaneai/modelplane#166), so the autoscaler is part of the cluster, not an add-on.
+- A zero-node group has no node for cluster-autoscaler to copy. Since Kubernetes 1.24 it reads labels,
+  taints and the instance type of a managed node group from ``eks:DescribeNodegroup``; the ASG tags
+  ``k8s.io/cluster-autoscaler/node-template/{label,taint,resources}/...`` are added as well because
+  they take precedence and state the schedulable ``nvidia.com/gpu`` units per node *after* time-slicing
+  or MIG (the EC2 instance table only knows physical GPUs, so a time-sliced pool would look too small).
+  Tags set on ``aws.eks.NodeGroup`` are *not* copied to its Auto Scaling group
+  (aws/containers-roadmap#608, pulumi/pulumi-eks#658), hence the separate ``aws.autoscaling.Tag``
+  resources on ``node_group.resources[0].autoscaling_groups[0]``.
+- ``scalingConfig.desiredSize`` is in ``ignore_changes`` on every node group: the autoscaler owns it,
+  and without this every ``up`` would scale the groups back to ``minNodes``.
+- The GPU taint must be declared on the node group (EKS spelling ``NO_SCHEDULE``) *and* in the ASG
+  hint (Kubernetes spelling ``true:NoSchedule``); a taint the autoscaler does not know about makes it
+  scale up groups whose nodes can never take the pending pod. GPU daemonsets must tolerate it
+  (eksctl-io/eksctl#8550, awslabs/ai-on-eks#237) — add-ons read it from :attr:`gpu_pools`.
+- ``AL2023_x86_64_NVIDIA`` ships the NVIDIA driver and container toolkit: the GPU operator must run
+  with both disabled on EKS. GPU images are large, so GPU nodes get ``GPU_DISK_GIB`` root volumes
+  (``disk_size`` is allowed because no launch template is used).
+- The autoscaler may only resize/terminate in Auto Scaling groups tagged
+  ``k8s.io/cluster-autoscaler/<cluster>=owned`` (EKS adds that tag to managed node group ASGs, and it
+  is the tag auto-discovery looks for) and may describe only this cluster's node groups.
+- The cluster-autoscaler image minor must equal the cluster's Kubernetes minor; the chart pin and the
+  image tags per minor are the constants below, so an unsupported ``kubernetesVersion`` fails here.
+- With ``apiAccess.mode: private`` the API has no public endpoint: whatever runs ``pulumi up`` must be
+  inside the VPC (or peered/VPN'd into it), or the Helm release and every add-on cannot be applied.
+- ``authentication_mode="API"``: no ``aws-auth`` ConfigMap; EKS creates the access entries for managed
+  node group roles itself. Only the IAM identity that creates the cluster is admin; grant others with
+  ``aws.eks.AccessEntry``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+from pulumi_aws import autoscaling, cloudwatch, ec2, eks, iam, kms
+
+from components.clusters.contract import GpuPoolScheduling
+from components.spec import GPU_RESOURCE, POOL_LABEL, SYSTEM_POOL_NAME, GpuPool, PlatformSpec, Taint
+from components.versions import CLUSTER_AUTOSCALER, CLUSTER_AUTOSCALER_IMAGE_TAGS
+
+if TYPE_CHECKING:
+    from components.clusters.contract import GpuCluster
+
+
+AUTOSCALER_NAMESPACE = "kube-system"
+AUTOSCALER_SERVICE_ACCOUNT = "cluster-autoscaler"
+SYSTEM_POOL = SYSTEM_POOL_NAME  # the spec rejects GPU pools with this name
+AZ_COUNT = 2
+GPU_DISK_GIB = 200
+SYSTEM_DISK_GIB = 50
+LOG_RETENTION_DAYS = 90
+KMS_DELETION_WINDOW_DAYS = 30
+CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+
+GPU_AMI_TYPE = "AL2023_x86_64_NVIDIA"
+SYSTEM_AMI_TYPE = "AL2023_x86_64_STANDARD"
+
+NODE_TEMPLATE_PREFIX = "k8s.io/cluster-autoscaler/node-template"
+_ASG_TAG_KEY_MAX = 128  # EC2 Auto Scaling tag keys
+
+EKS_TAINT_EFFECTS: Mapping[str, str] = {
+    "NoSchedule": "NO_SCHEDULE",
+    "PreferNoSchedule": "PREFER_NO_SCHEDULE",
+    "NoExecute": "NO_EXECUTE",
+}
+
+AUTOSCALER_DESCRIBE_ACTIONS = (
+    "autoscaling:DescribeAutoScalingGroups",
+    "autoscaling:DescribeAutoScalingInstances",
+    "autoscaling:DescribeLaunchConfigurations",
+    "autoscaling:DescribeScalingActivities",
+    "autoscaling:DescribeTags",
+    "ec2:DescribeImages",
+    "ec2:DescribeInstanceTypes",
+    "ec2:DescribeLaunchTemplateVersions",
+    "ec2:GetInstanceTypesFromInstanceRequirements",
+)
+AUTOSCALER_SCALE_ACTIONS = (
+    "autoscaling:SetDesiredCapacity",
+    "autoscaling:TerminateInstanceInAutoScalingGroup",
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EksGpuClusterArgs:
+    """Arguments of :class:`EksGpuCluster`.
+
+    ``spec`` must be an ``aws`` spec; ``vpc_cidr`` is the IPv4 block of the new VPC (/16 to /20): the
+    first half holds the two private (node) subnets, the second half the two smaller public ones.
+    """
+
+    spec: PlatformSpec
+    vpc_cidr: str = "10.0.0.0/16"
+
+    def __post_init__(self) -> None:
+        spec = self.spec
+        if spec.cloud != "aws":
+            raise ValueError(f"spec.cloud: EksGpuCluster needs an aws spec, got {spec.cloud!r}")
+        # Every Kubernetes minor the spec accepts has a pinned autoscaler image (tests/test_versions.py).
+        try:
+            network = ipaddress.ip_network(self.vpc_cidr, strict=True)
+        except ValueError as exc:
+            raise ValueError(f"vpc_cidr: {self.vpc_cidr!r} is not a CIDR block: {exc}") from None
+        if not isinstance(network, ipaddress.IPv4Network) or not 16 <= network.prefixlen <= 20:
+            raise ValueError(f"vpc_cidr: {self.vpc_cidr!r} must be an IPv4 block from /16 to /20")
+        for index, pool in enumerate(spec.gpu_pools):
+            for key in [*pool.node_labels, *(t.key for t in pool.node_taints)]:
+                if len(f"{NODE_TEMPLATE_PREFIX}/label/{key}") > _ASG_TAG_KEY_MAX:
+                    raise ValueError(
+                        f"spec.gpuPools[{index}]: label/taint key {key!r} is too long for an "
+                        f"Auto Scaling group tag (max {_ASG_TAG_KEY_MAX} characters with the prefix)"
+                    )
+
+    def subnet_cidrs(self) -> tuple[list[str], list[str]]:
+        """(private, public) subnet CIDRs, one per AZ."""
+        network = ipaddress.IPv4Network(self.vpc_cidr)
+        private_half, public_half = network.subnets(prefixlen_diff=1)
+        private = [str(s) for s in list(private_half.subnets(prefixlen_diff=1))[:AZ_COUNT]]
+        public = [str(s) for s in list(public_half.subnets(prefixlen_diff=3))[:AZ_COUNT]]
+        return private, public
+
+
+class EksGpuCluster(pulumi.ComponentResource):
+    """An EKS cluster whose GPU node groups scale from zero. See the module docstring."""
+
+    cluster_name: pulumi.Output[str]
+    """The EKS cluster's name (``spec.cluster_name``, known once the cluster exists)."""
+    kubeconfig: pulumi.Output[str]
+    """Exec-based kubeconfig (``aws eks get-token``), always a Pulumi secret."""
+    provider: k8s.Provider
+    """Kubernetes provider for this cluster; add-ons take ``providers=[cluster.provider]``."""
+    native: eks.Cluster
+    """The ``aws.eks.Cluster``; add-ons are ``deleted_with`` it."""
+    gpu_pools: list[GpuPoolScheduling]
+    """Labels/taints/instance type of each GPU pool, plain values, in spec order."""
+    vpc: ec2.Vpc
+    private_subnet_ids: list[pulumi.Output[str]]
+    public_subnet_ids: list[pulumi.Output[str]]
+    system_node_group: eks.NodeGroup
+    gpu_node_groups: dict[str, eks.NodeGroup]
+    """GPU managed node groups by pool name."""
+    autoscaler_role: iam.Role
+    autoscaler_release: k8s.helm.v3.Release
+
+    def __init__(self, name: str, args: EksGpuClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("gpuplane:clusters:EksGpuCluster", name, None, opts)
+        spec = args.spec
+        self._name = name
+        self._spec = spec
+        self._tags: dict[str, str] = {**spec.tags, "gpuplane.io/cluster": spec.cluster_name}
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        self._partition = aws.get_partition_output(opts=invoke).apply(lambda p: p.partition)
+        region = aws.get_region_output(opts=invoke).apply(lambda r: r.region)
+
+        self._build_network(args)
+        cluster_role, node_role, node_policies = self._build_iam()
+        self.native = self._build_control_plane(cluster_role)
+        self.cluster_name = self.native.name
+        self._build_node_groups(node_role, node_policies)
+        self.gpu_pools = [GpuPoolScheduling.of(pool, spec.offering(pool).instance_type) for pool in spec.gpu_pools]
+
+        self.kubeconfig = pulumi.Output.secret(
+            pulumi.Output.all(
+                name=self.native.name,
+                endpoint=self.native.endpoint,
+                ca=self.native.certificate_authority.apply(lambda ca: ca.data or ""),
+                region=region,
+            ).apply(lambda v: render_kubeconfig(v["name"], v["endpoint"], v["ca"], v["region"]))
+        )
+        self.provider = k8s.Provider(
+            f"{name}-provider", kubeconfig=self.kubeconfig, opts=pulumi.ResourceOptions(parent=self)
+        )
+        self._build_autoscaler(region)
+
+        self.register_outputs(
+            {
+                "clusterName": self.cluster_name,
+                "kubeconfig": self.kubeconfig,
+                "endpoint": self.native.endpoint,
+                "vpcId": self.vpc.id,
+                "privateSubnetIds": self.private_subnet_ids,
+            }
+        )
+
+    # --- helpers --------------------------------------------------------------------------------
+
+    def _opts(self, **kwargs: Any) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, **kwargs)
+
+    def _tagged(self, role: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        return {**self._tags, "Name": f"{self._spec.cluster_name}-{role}", **(extra or {})}
+
+    def _managed_policy(self, policy: str) -> pulumi.Output[str]:
+        return self._partition.apply(lambda p: f"arn:{p}:iam::aws:policy/{policy}")
+
+    # --- network --------------------------------------------------------------------------------
+
+    def _build_network(self, args: EksGpuClusterArgs) -> None:
+        name, spec = self._name, self._spec
+        shared = {f"kubernetes.io/cluster/{spec.cluster_name}": "shared"}
+        zones = aws.get_availability_zones_output(
+            state="available", opts=pulumi.InvokeOutputOptions(parent=self)
+        ).apply(lambda z: list(z.names))
+        private_cidrs, public_cidrs = args.subnet_cidrs()
+
+        self.vpc = ec2.Vpc(
+            f"{name}-vpc",
+            cidr_block=args.vpc_cidr,
+            enable_dns_support=True,
+            enable_dns_hostnames=True,
+            tags=self._tagged("vpc", shared),
+            opts=self._opts(),
+        )
+        igw = ec2.InternetGateway(f"{name}-igw", vpc_id=self.vpc.id, tags=self._tagged("igw"), opts=self._opts())
+        public_rt = ec2.RouteTable(
+            f"{name}-public-rt",
+            vpc_id=self.vpc.id,
+            routes=[ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=igw.id)],
+            tags=self._tagged("public-rt"),
+            opts=self._opts(),
+        )
+
+        public: list[ec2.Subnet] = []
+        private: list[ec2.Subnet] = []
+        for i in range(AZ_COUNT):
+            zone = zones.apply(lambda names, i=i: names[i])
+            public.append(
+                ec2.Subnet(
+                    f"{name}-public-subnet-{i}",
+                    vpc_id=self.vpc.id,
+                    cidr_block=public_cidrs[i],
+                    availability_zone=zone,
+                    map_public_ip_on_launch=False,
+                    tags=self._tagged(f"public-{i}", {**shared, "kubernetes.io/role/elb": "1"}),
+                    opts=self._opts(),
+                )
+            )
+            private.append(
+                ec2.Subnet(
+                    f"{name}-private-subnet-{i}",
+                    vpc_id=self.vpc.id,
+                    cidr_block=private_cidrs[i],
+                    availability_zone=zone,
+                    map_public_ip_on_launch=False,
+                    tags=self._tagged(f"private-{i}", {**shared, "kubernetes.io/role/internal-elb": "1"}),
+                    opts=self._opts(),
+                )
+            )
+            ec2.RouteTableAssociation(
+                f"{name}-public-rta-{i}", subnet_id=public[i].id, route_table_id=public_rt.id, opts=self._opts()
+            )
+
+        nat_count = AZ_COUNT if spec.production else 1
+        nats: list[ec2.NatGateway] = []
+        for i in range(nat_count):
+            eip = ec2.Eip(f"{name}-nat-eip-{i}", domain="vpc", tags=self._tagged(f"nat-{i}"), opts=self._opts())
+            nats.append(
+                ec2.NatGateway(
+                    f"{name}-nat-{i}",
+                    allocation_id=eip.id,
+                    subnet_id=public[i].id,
+                    tags=self._tagged(f"nat-{i}"),
+                    opts=self._opts(depends_on=[igw]),
+                )
+            )
+        for i in range(AZ_COUNT):
+            nat = nats[i % nat_count]
+            rt = ec2.RouteTable(
+                f"{name}-private-rt-{i}",
+                vpc_id=self.vpc.id,
+                routes=[ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nat.id)],
+                tags=self._tagged(f"private-rt-{i}"),
+                opts=self._opts(),
+            )
+            ec2.RouteTableAssociation(
+                f"{name}-private-rta-{i}", subnet_id=private[i].id, route_table_id=rt.id, opts=self._opts()
+            )
+
+        self.private_subnet_ids = [s.id for s in private]
+        self.public_subnet_ids = [s.id for s in public]
+
+    # --- IAM ------------------------------------------------------------------------------------
+
+    def _build_iam(self) -> tuple[iam.Role, iam.Role, list[pulumi.Resource]]:
+        name = self._name
+        cluster_role = iam.Role(
+            f"{name}-cluster-role",
+            assume_role_policy=service_trust_policy("eks.amazonaws.com", ["sts:AssumeRole", "sts:TagSession"]),
+            description=f"EKS control plane of {self._spec.cluster_name}",
+            tags=self._tags,
+            opts=self._opts(),
+        )
+        self._cluster_policy = iam.RolePolicyAttachment(
+            f"{name}-cluster-policy",
+            role=cluster_role.name,
+            policy_arn=self._managed_policy("AmazonEKSClusterPolicy"),
+            opts=self._opts(),
+        )
+        node_role = iam.Role(
+            f"{name}-node-role",
+            assume_role_policy=service_trust_policy("ec2.amazonaws.com", ["sts:AssumeRole"]),
+            description=f"EKS managed nodes of {self._spec.cluster_name}",
+            tags=self._tags,
+            opts=self._opts(),
+        )
+        node_policies: list[pulumi.Resource] = [
+            iam.RolePolicyAttachment(
+                f"{name}-node-{role}",
+                role=node_role.name,
+                policy_arn=self._managed_policy(policy),
+                opts=self._opts(),
+            )
+            for role, policy in (
+                ("worker-policy", "AmazonEKSWorkerNodePolicy"),
+                ("cni-policy", "AmazonEKS_CNI_Policy"),
+                ("ecr-policy", "AmazonEC2ContainerRegistryPullOnly"),
+            )
+        ]
+        return cluster_role, node_role, node_policies
+
+    # --- control plane --------------------------------------------------------------------------
+
+    def _build_control_plane(self, cluster_role: iam.Role) -> eks.Cluster:
+        name, spec = self._name, self._spec
+        key = kms.Key(
+            f"{name}-kms-key",
+            description=f"Envelope encryption of Kubernetes Secrets in EKS cluster {spec.cluster_name}",
+            enable_key_rotation=True,
+            deletion_window_in_days=KMS_DELETION_WINDOW_DAYS,
+            tags=self._tags,
+            opts=self._opts(),
+        )
+        key_use = iam.RolePolicy(
+            f"{name}-cluster-kms-policy",
+            role=cluster_role.id,
+            policy=pulumi.Output.json_dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "EnvelopeEncryptionOfSecrets",
+                            "Effect": "Allow",
+                            "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ListGrants", "kms:DescribeKey"],
+                            "Resource": key.arn,
+                        }
+                    ],
+                }
+            ),
+            opts=self._opts(),
+        )
+        log_group = cloudwatch.LogGroup(
+            f"{name}-log-group",
+            name=f"/aws/eks/{spec.cluster_name}/cluster",
+            retention_in_days=LOG_RETENTION_DAYS,
+            tags=self._tags,
+            opts=self._opts(),
+        )
+        public = spec.api_access.mode == "public"
+        return eks.Cluster(
+            f"{name}-cluster",
+            name=spec.cluster_name,
+            version=spec.kubernetes_version,
+            role_arn=cluster_role.arn,
+            vpc_config=eks.ClusterVpcConfigArgs(
+                subnet_ids=self.private_subnet_ids,
+                endpoint_private_access=True,
+                endpoint_public_access=public,
+                public_access_cidrs=list(spec.api_access.allowed_cidrs) if public else None,
+            ),
+            encryption_config=eks.ClusterEncryptionConfigArgs(
+                resources=["secrets"],
+                provider=eks.ClusterEncryptionConfigProviderArgs(key_arn=key.arn),
+            ),
+            enabled_cluster_log_types=list(CONTROL_PLANE_LOG_TYPES),
+            access_config=eks.ClusterAccessConfigArgs(
+                authentication_mode="API",
+                bootstrap_cluster_creator_admin_permissions=True,
+            ),
+            deletion_protection=spec.production,
+            tags=self._tags,
+            opts=self._opts(depends_on=[log_group, self._cluster_policy, key_use]),
+        )
+
+    # --- node groups ----------------------------------------------------------------------------
+
+    def _build_node_groups(self, node_role: iam.Role, node_policies: Sequence[pulumi.Resource]) -> None:
+        name, spec = self._name, self._spec
+        common: dict[str, Any] = {
+            "cluster_name": self.native.name,
+            "version": self.native.version,
+            "node_role_arn": node_role.arn,
+            "subnet_ids": self.private_subnet_ids,
+            "update_config": eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
+        }
+        opts = self._opts(depends_on=list(node_policies), ignore_changes=["scalingConfig.desiredSize"])
+        system = spec.system_pool
+        self.system_node_group = eks.NodeGroup(
+            f"{name}-system-nodes",
+            ami_type=SYSTEM_AMI_TYPE,
+            instance_types=[spec.system_instance_type()],
+            capacity_type="ON_DEMAND",
+            disk_size=SYSTEM_DISK_GIB,
+            scaling_config=eks.NodeGroupScalingConfigArgs(
+                min_size=system.min_nodes, desired_size=system.min_nodes, max_size=system.max_nodes
+            ),
+            labels={POOL_LABEL: SYSTEM_POOL},
+            tags=self._tagged("system-nodes"),
+            opts=opts,
+            **common,
+        )
+        self.gpu_node_groups = {}
+        for pool in spec.gpu_pools:
+            node_group = eks.NodeGroup(
+                f"{name}-gpu-{pool.name}",
+                ami_type=GPU_AMI_TYPE,
+                instance_types=[spec.offering(pool).instance_type],
+                capacity_type="SPOT" if pool.spot else "ON_DEMAND",
+                disk_size=GPU_DISK_GIB,
+                scaling_config=eks.NodeGroupScalingConfigArgs(
+                    min_size=pool.min_nodes, desired_size=pool.min_nodes, max_size=pool.max_nodes
+                ),
+                labels=pool.node_labels,
+                taints=[eks_taint(t) for t in pool.node_taints],
+                tags=self._tagged(f"gpu-{pool.name}"),
+                opts=opts,
+                **common,
+            )
+            self.gpu_node_groups[pool.name] = node_group
+            self._tag_asg_for_autoscaler(pool, node_group)
+
+    def _tag_asg_for_autoscaler(self, pool: GpuPool, node_group: eks.NodeGroup) -> None:
+        asg = node_group.resources.apply(first_asg_name)
+        for role, key, value in node_template_tags(pool):
+            autoscaling.Tag(
+                f"{self._name}-gpu-{pool.name}-asg-{role}",
+                autoscaling_group_name=asg,
+                tag=autoscaling.TagTagArgs(key=key, value=value, propagate_at_launch=False),
+                opts=self._opts(),
+            )
+
+    # --- autoscaler -----------------------------------------------------------------------------
+
+    def _build_autoscaler(self, region: pulumi.Output[str]) -> None:
+        name, spec = self._name, self._spec
+        agent = eks.Addon(
+            f"{name}-pod-identity-agent",
+            cluster_name=self.native.name,
+            addon_name="eks-pod-identity-agent",
+            tags=self._tags,
+            # A daemonset add-on stays DEGRADED (and the create times out) until nodes exist.
+            opts=self._opts(depends_on=[self.system_node_group]),
+        )
+        self.autoscaler_role = iam.Role(
+            f"{name}-autoscaler-role",
+            assume_role_policy=pod_identity_trust_policy(AUTOSCALER_NAMESPACE, AUTOSCALER_SERVICE_ACCOUNT),
+            description=f"cluster-autoscaler of EKS cluster {spec.cluster_name}",
+            tags=self._tags,
+            opts=self._opts(),
+        )
+        node_groups = [self.system_node_group, *self.gpu_node_groups.values()]
+        policy = iam.RolePolicy(
+            f"{name}-autoscaler-policy",
+            role=self.autoscaler_role.id,
+            policy=autoscaler_policy(self.native.name, [ng.arn for ng in node_groups]),
+            opts=self._opts(),
+        )
+        association = eks.PodIdentityAssociation(
+            f"{name}-autoscaler-pod-identity",
+            cluster_name=self.native.name,
+            namespace=AUTOSCALER_NAMESPACE,
+            service_account=AUTOSCALER_SERVICE_ACCOUNT,
+            role_arn=self.autoscaler_role.arn,
+            tags=self._tags,
+            opts=self._opts(depends_on=[policy]),
+        )
+        self.autoscaler_release = k8s.helm.v3.Release(
+            f"{name}-cluster-autoscaler",
+            k8s.helm.v3.ReleaseArgs(
+                name="cluster-autoscaler",
+                chart=CLUSTER_AUTOSCALER.chart,
+                version=CLUSTER_AUTOSCALER.version,
+                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=CLUSTER_AUTOSCALER.repository),
+                namespace=AUTOSCALER_NAMESPACE,
+                values=autoscaler_values(self.native.name, region, spec.kubernetes_version),
+            ),
+            opts=self._opts(
+                provider=self.provider,
+                deleted_with=self.native,
+                depends_on=[agent, association, *node_groups],
+            ),
+        )
+
+
+# --- pure helpers (plain values in, plain values or Outputs out) ----------------------------------
+
+
+def service_trust_policy(service: str, actions: Sequence[str]) -> str:
+    """A role trust policy letting one AWS service principal assume the role."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": list(actions)}],
+        }
+    )
+
+
+def pod_identity_trust_policy(namespace: str, service_account: str) -> str:
+    """EKS Pod Identity trust, narrowed to one service account by the session tags EKS adds."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "pods.eks.amazonaws.com"},
+                    "Action": ["sts:AssumeRole", "sts:TagSession"],
+                    "Condition": {
+                        "StringEquals": {
+                            "aws:RequestTag/kubernetes-namespace": namespace,
+                            "aws:RequestTag/kubernetes-service-account": service_account,
+                        }
+                    },
+                }
+            ],
+        }
+    )
+
+
+def autoscaler_policy(
+    cluster_name: pulumi.Input[str], node_group_arns: Sequence[pulumi.Input[str]]
+) -> pulumi.Output[str]:
+    """cluster-autoscaler's permissions: read everywhere it must, write only to this cluster's ASGs."""
+    return pulumi.Output.all(
+        name=pulumi.Output.from_input(cluster_name), arns=pulumi.Output.all(*node_group_arns)
+    ).apply(lambda v: autoscaler_policy_document(v["name"], v["arns"]))
+
+
+def autoscaler_policy_document(cluster_name: str, node_group_arns: Sequence[str]) -> str:
+    """The JSON policy of :func:`autoscaler_policy` for known values."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "Describe",
+                    "Effect": "Allow",
+                    "Action": list(AUTOSCALER_DESCRIBE_ACTIONS),
+                    "Resource": "*",
+                },
+                {
+                    "Sid": "DescribeOwnNodegroups",
+                    "Effect": "Allow",
+                    "Action": ["eks:DescribeNodegroup"],
+                    "Resource": list(node_group_arns),
+                },
+                {
+                    "Sid": "ScaleOwnGroups",
+                    "Effect": "Allow",
+                    "Action": list(AUTOSCALER_SCALE_ACTIONS),
+                    "Resource": "*",
+                    "Condition": {
+                        "StringEquals": {f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster_name}": "owned"}
+                    },
+                },
+            ],
+        }
+    )
+
+
+def autoscaler_values(
+    cluster_name: pulumi.Input[str], region: pulumi.Input[str], kubernetes_version: str
+) -> dict[str, Any]:
+    """Helm values of the cluster-autoscaler chart (key paths checked against its values.yaml)."""
+    return {
+        "cloudProvider": "aws",
+        "awsRegion": region,
+        "autoDiscovery": {"clusterName": cluster_name},
+        "image": {"tag": CLUSTER_AUTOSCALER_IMAGE_TAGS[kubernetes_version]},
+        "rbac": {"serviceAccount": {"create": True, "name": AUTOSCALER_SERVICE_ACCOUNT}},
+        "nodeSelector": {POOL_LABEL: SYSTEM_POOL},
+        "extraArgs": {
+            "balance-similar-node-groups": True,
+            "skip-nodes-with-local-storage": False,
+            "expander": "least-waste",
+            "scale-down-unneeded-time": "10m",
+            "scale-down-delay-after-add": "10m",
+        },
+    }
+
+
+def eks_taint(taint: Taint) -> eks.NodeGroupTaintArgs:
+    """A Kubernetes taint in EKS's spelling (``NoSchedule`` -> ``NO_SCHEDULE``)."""
+    return eks.NodeGroupTaintArgs(key=taint.key, value=taint.value or None, effect=EKS_TAINT_EFFECTS[taint.effect])
+
+
+def node_template_tags(pool: GpuPool) -> list[tuple[str, str, str]]:
+    """(role, key, value) of the ASG tags that tell cluster-autoscaler what a zero-node group makes."""
+    tags: list[tuple[str, str, str]] = [
+        (f"label-{_slug(k)}", f"{NODE_TEMPLATE_PREFIX}/label/{k}", v) for k, v in pool.node_labels.items()
+    ]
+    tags += [
+        (f"taint-{_slug(t.key)}", f"{NODE_TEMPLATE_PREFIX}/taint/{t.key}", f"{t.value}:{t.effect}")
+        for t in pool.node_taints
+    ]
+    # What a node advertises after time-slicing/MIG, not the physical count: a pod asking for more units
+    # than the template offers would never trigger a scale-up.
+    units = pool.gpus_per_node * pool.sharing.slices_per_gpu
+    tags.append(("gpus", f"{NODE_TEMPLATE_PREFIX}/resources/{GPU_RESOURCE}", str(units)))
+    return tags
+
+
+def first_asg_name(resources: Sequence[eks.outputs.NodeGroupResource]) -> str:
+    """The Auto Scaling group behind a managed node group."""
+    for resource in resources:
+        for group in resource.autoscaling_groups or []:
+            if group.name:
+                return group.name
+    raise ValueError("the EKS node group reports no Auto Scaling group")
+
+
+def render_kubeconfig(cluster_name: str, endpoint: str, ca_data: str, region: str) -> str:
+    """A kubeconfig that authenticates with ``aws eks get-token`` (no long-lived credentials)."""
+    user = f"aws-eks-{cluster_name}"
+    return json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {"name": cluster_name, "cluster": {"server": endpoint, "certificate-authority-data": ca_data}}
+            ],
+            "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": user}}],
+            "current-context": cluster_name,
+            "preferences": {},
+            "users": [
+                {
+                    "name": user,
+                    "user": {
+                        "exec": {
+                            "apiVersion": "client.authentication.k8s.io/v1beta1",
+                            "command": "aws",
+                            "args": [
+                                "eks",
+                                "get-token",
+                                "--cluster-name",
+                                cluster_name,
+                                "--region",
+                                region,
+                                "--output",
+                                "json",
+                            ],
+                            "interactiveMode": "Never",
+                        }
+                    },
+                }
+            ],
+        },
+        indent=2,
+    )
+
+
+def _slug(key: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", key.lower()).strip("-")
+
+
+if TYPE_CHECKING:  # pyright proves EksGpuCluster satisfies the GpuCluster protocol
+    _CONTRACT: type[GpuCluster] = EksGpuCluster
