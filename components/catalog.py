@@ -71,9 +71,7 @@ _AWS_SKY = PriceSource(key="AWS-SKY", as_of="undated snapshot, content later tha
 _AWS_DR = PriceSource(key="AWS-SKY/AWS-DR", as_of="2026-11-09", note="after the June 2025 P-family cut")
 _AWS_P5EN = PriceSource(key="AWS-SKY/AWS-DSTACK", as_of="2026-08-07")
 _GCP_CYC = PriceSource(key="GCP-CYC", as_of="2026-07-30")
-_GCP_CYC_SPOT = PriceSource(
-    key="GCP-CYC", as_of="2026-07-30", note="list-equivalent: Spot or Flex-start only"
-)
+_GCP_CYC_SPOT = PriceSource(key="GCP-CYC", as_of="2026-07-30", note="list-equivalent: Spot or Flex-start only")
 _GCP_TANOD = PriceSource(key="GCP-TANOD", as_of="2026-10-13", note="reservation/Spot/Flex-start only")
 _GCP_T4 = PriceSource(key="GCP-CYC+GCP-SKY", as_of="2026-07-30", note="N1 VM plus attached T4")
 _LIN_GO = PriceSource(key="LIN-GO", as_of="2024-07-19", note="reported not offered in LKE (unverified)")
@@ -232,9 +230,7 @@ GPU_MODELS: Mapping[str, GpuModel] = {
             mig_capable=True,
             offerings={
                 "aws": (_aws("p5en.48xlarge", 8, 63.296, _AWS_P5EN),),
-                "gcp": (
-                    _gcp("a3-ultragpu-8g", "nvidia-h200-141gb", 8, 83.492, _GCP_TANOD, spot_only=True),
-                ),
+                "gcp": (_gcp("a3-ultragpu-8g", "nvidia-h200-141gb", 8, 83.492, _GCP_TANOD, spot_only=True),),
             },
         ),
         GpuModel(
@@ -324,9 +320,7 @@ def offerings(gpu: str, cloud: Cloud) -> tuple[Offering, ...]:
 def default_offering(gpu: str, cloud: Cloud, gpus_per_node: int, *, spot: bool) -> Offering | None:
     """The cheapest offering of ``gpu`` on ``cloud`` with exactly ``gpus_per_node`` GPUs that can be
     bought with the requested capacity type (on-demand excludes spot-only types)."""
-    candidates = [
-        o for o in offerings(gpu, cloud) if o.gpus == gpus_per_node and (spot or not o.spot_only)
-    ]
+    candidates = [o for o in offerings(gpu, cloud) if o.gpus == gpus_per_node and (spot or not o.spot_only)]
     return min(candidates, key=lambda o: o.hourly_usd or float("inf"), default=None)
 
 

@@ -55,6 +55,4 @@ def estimate_cost(spec: PlatformSpec) -> CostEstimate:
     if spec.cloud == "linode":
         notes.append("LKE GPU pools cannot scale below 1 node: the minimum is the idle floor")
     notes.append("system pool and storage/egress not included")
-    return CostEstimate(
-        hourly_min=round(low, 4), hourly_max=round(high, 4), currency="USD", notes=tuple(notes)
-    )
+    return CostEstimate(hourly_min=round(low, 4), hourly_max=round(high, 4), currency="USD", notes=tuple(notes))

@@ -16,7 +16,9 @@ def write_report(plan: StackPlan, out: TextIO) -> None:
             out.write(f"   - {problem}\n")
         out.write("\n")
         return
-    out.write(f"   cloud {spec.cloud}, region {spec.region}, cluster {spec.cluster_name}, Kubernetes {spec.kubernetes_version}")
+    out.write(
+        f"   cloud {spec.cloud}, region {spec.region}, cluster {spec.cluster_name}, Kubernetes {spec.kubernetes_version}"
+    )
     out.write(", production\n" if spec.production else "\n")
     _write_resources(plan, out)
     _write_pools(plan, out)
@@ -37,7 +39,9 @@ def _write_pools(plan: StackPlan, out: TextIO) -> None:
     spec = plan.spec
     assert spec is not None
     out.write("   GPU pools:\n")
-    out.write(f"     {'name':<16} {'gpu':<20} {'instance type':<20} {'gpus/node':>9} {'min':>4} {'max':>4}  capacity  sharing\n")
+    out.write(
+        f"     {'name':<16} {'gpu':<20} {'instance type':<20} {'gpus/node':>9} {'min':>4} {'max':>4}  capacity  sharing\n"
+    )
     for pool in spec.gpu_pools:
         offering = spec.offering(pool)
         sharing = pool.sharing.mode

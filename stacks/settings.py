@@ -95,9 +95,7 @@ def _parse_value(key: str, value: str) -> Any:
     try:
         return json.loads(value)
     except json.JSONDecodeError:
-        return Problem(
-            _full_key(key), f"expected a structured value (YAML map/list/number/bool), got {value!r}"
-        )
+        return Problem(_full_key(key), f"expected a structured value (YAML map/list/number/bool), got {value!r}")
 
 
 def _provider_region_problems(raw: Mapping[str, Any]) -> Iterator[Problem]:
