@@ -148,6 +148,7 @@ CHARTS: Mapping[str, ChartPin] = {
         AI_GATEWAY_CRDS,
         AI_GATEWAY,
         OPENFGA,
+        CLUSTER_AUTOSCALER,
     )
 }
 
@@ -159,3 +160,24 @@ COMPATIBILITY: Mapping[str, Mapping[str, tuple[str, ...]]] = {
     "ai-gateway": {"v1.1.0": ("envoy-gateway:v1.8.3", f"gateway-api:{GATEWAY_API_VERSION}")},
     "kubernetes": {"all": KUBERNETES_VERSIONS},
 }
+
+KUEUE_CONTROLLER = ImagePin(
+    repository="registry.k8s.io/kueue/kueue",
+    # renovate: datasource=docker depName=registry.k8s.io/kueue/kueue
+    tag="v0.19.2",
+)
+"""The Kueue controller image: what the published chart 0.19.2 sets; always ``"v" + KUEUE.version`` (tested)."""
+
+KUBE_PROMETHEUS_CRD_UPGRADE_KUBECTL = ImagePin(
+    repository="registry.k8s.io/kubectl",
+    # renovate: datasource=docker depName=registry.k8s.io/kubectl
+    tag="v1.34.1",
+)
+"""kubectl in kube-prometheus-stack's CRD upgrade hook Job. Pinned because the chart's default tag is the
+server's version string, which on EKS/GKE (``v1.34.1-eks-…``/``-gke.…``) is no kubectl image tag."""
+KUBE_PROMETHEUS_CRD_UPGRADE_BUSYBOX = ImagePin(
+    repository="docker.io/busybox",
+    # renovate: datasource=docker depName=docker.io/busybox
+    tag="1.37.0",
+)
+"""busybox in the same Job (unpacks the CRDs); the chart defaults to ``busybox:latest``."""
