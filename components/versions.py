@@ -181,3 +181,23 @@ KUBE_PROMETHEUS_CRD_UPGRADE_BUSYBOX = ImagePin(
     tag="1.37.0",
 )
 """busybox in the same Job (unpacks the CRDs); the chart defaults to ``busybox:latest``."""
+VALKEY = ImagePin(
+    repository="docker.io/valkey/valkey",
+    # renovate: datasource=docker depName=docker.io/valkey/valkey
+    tag="8.1.3-alpine",
+)
+"""The Redis-protocol store behind Envoy Gateway's global rate limit (token budgets). Valkey (BSD) rather
+than Redis 7.4+/8 (source-available/AGPL); the rate-limit service speaks plain RESP to either."""
+POSTGRES = ImagePin(
+    repository="docker.io/library/postgres",
+    # renovate: datasource=docker depName=docker.io/library/postgres
+    tag="17.6-alpine",
+)
+"""OpenFGA's datastore when ``openfga.datastore: in-cluster`` (OpenFGA 1.18 supports Postgres 14+)."""
+OPENFGA_SYNC_PYTHON = ImagePin(
+    repository="docker.io/library/python",
+    # renovate: datasource=docker depName=docker.io/library/python
+    tag="3.13.7-alpine",
+)
+"""Runs ``components/addons/authz/sync_store.py`` (stdlib only) in the Job that writes the OpenFGA model
+and tuples; the ``openfga/cli`` image has no shell to find a store by name."""

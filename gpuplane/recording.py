@@ -239,6 +239,9 @@ _COMPUTED: Mapping[str, Callable[[str, Mapping[str, Any], str], dict[str, Any]]]
     "gcp:compute/network:Network": _self_link,
     "gcp:compute/subnetwork:Subnetwork": _self_link,
     "linode:index/lkeCluster:LkeCluster": _lke_cluster,
+    "random:index/randomPassword:RandomPassword": lambda name, _s, _r: {"result": f"mock-password-{name}"},
+    "tls:index/privateKey:PrivateKey": lambda name, _s, _r: {"privateKeyPem": f"MOCK PRIVATE KEY {name}"},
+    "tls:index/selfSignedCert:SelfSignedCert": lambda name, _s, _r: {"certPem": f"MOCK CERTIFICATE {name}"},
 }
 
 

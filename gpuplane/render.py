@@ -27,15 +27,24 @@ _NOT_OBJECTS = ("kubernetes:helm.sh/", "pulumi:providers:", "kubernetes:yaml/")
 
 
 def redact(value: Any) -> Any:
-    """The wire value with every secret replaced by ``[secret]``."""
+    """The wire value with every secret leaf replaced by ``[secret]`` (a secret map keeps its keys, so
+    a rendered Secret stays a valid object)."""
     if isinstance(value, dict):
         mapping = cast(dict[str, Any], value)
         if mapping.get(SIG_KEY) == SECRET_SIG:
-            return REDACTED
+            return _mask(mapping.get("value"))
         return {k: redact(v) for k, v in mapping.items()}
     if isinstance(value, list):
         return [redact(v) for v in cast(list[Any], value)]
     return value
+
+
+def _mask(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _mask(v) for k, v in cast(dict[str, Any], value).items()}
+    if isinstance(value, list):
+        return [_mask(v) for v in cast(list[Any], value)]
+    return REDACTED
 
 
 def is_kubernetes_object(resource: RecordedResource) -> bool:
