@@ -1,7 +1,9 @@
 """GpuPlatform: the cluster for the spec's cloud, with the AI platform's add-ons hanging off it.
 
 What: picks ``EksGpuCluster``, ``GkeGpuCluster``, ``LkeGpuCluster`` or ``ExistingCluster`` from
-``spec.cloud`` and exposes it through the cloud-neutral :class:`GpuCluster` contract.
+``spec.cloud``, exposes it through the cloud-neutral :class:`GpuCluster` contract, then installs the
+same add-ons on every target through that cluster's provider: observability first (it owns the
+monitoring CRDs the others plug into), then GPU enablement and Kueue.
 Why: the cloud is a stack choice, not a flag deep inside components; this is the one place that
 switches on it. Each cloud's module (and so its SDK) is imported only when that cloud is chosen: a
 Linode stack never pays for importing ``pulumi_aws`` or ``pulumi_gcp``.
@@ -13,6 +15,10 @@ from dataclasses import dataclass
 
 import pulumi
 
+from components.addons.base import AddonScope
+from components.addons.gpu import GpuEnablement, GpuEnablementArgs
+from components.addons.kueue import KueueAddon, KueueArgs
+from components.addons.observability import Observability, ObservabilityArgs
 from components.clusters.contract import GpuCluster
 from components.spec import PlatformSpec
 
@@ -23,6 +29,8 @@ class GpuPlatformArgs:
 
     spec: PlatformSpec
     kubeconfig: pulumi.Input[str] | None = None
+    install_addons: bool = True
+    """``False`` builds the cluster alone, for layering add-ons of your own (and for add-on tests)."""
 
     def __post_init__(self) -> None:
         if self.spec.cloud == "existing" and self.kubeconfig is None:
@@ -36,16 +44,47 @@ class GpuPlatform(pulumi.ComponentResource):
 
     cluster: GpuCluster
     """The cloud's cluster component, seen through the shared contract."""
+    observability: Observability | None
+    """kube-prometheus-stack, dashboards and alerts (``None`` when disabled)."""
+    gpu: GpuEnablement | None
+    """Driver/toolkit/device plugin/DCGM for this cloud (``None`` only without add-ons)."""
+    kueue: KueueAddon | None
+    """Quotas and queues (``None`` when disabled)."""
 
     def __init__(self, name: str, args: GpuPlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gpuplane:index:GpuPlatform", name, None, opts)
-        self.spec = args.spec
+        spec = args.spec
+        self.spec = spec
         self.cluster = _build_cluster(f"{name}-cluster", args, pulumi.ResourceOptions(parent=self))
+        self.observability, self.gpu, self.kueue = None, None, None
+        if args.install_addons:
+            self._install_addons(name, spec)
         self.register_outputs(
             {
                 "clusterName": self.cluster.cluster_name,
                 "kubeconfig": self.cluster.kubeconfig,
             }
+        )
+
+    def _install_addons(self, name: str, spec: PlatformSpec) -> None:
+        scope = AddonScope(
+            spec=spec,
+            provider=self.cluster.provider,
+            native=self.cluster.native,
+            gpu_pools=self.cluster.gpu_pools,
+        )
+        child = pulumi.ResourceOptions(parent=self)
+        self.observability = (
+            Observability(f"{name}-observability", ObservabilityArgs(scope=scope), child)
+            if spec.observability.enabled
+            else None
+        )
+        monitoring = None if self.observability is None else self.observability.hook
+        self.gpu = GpuEnablement(f"{name}-gpu", GpuEnablementArgs(scope=scope, monitoring=monitoring), child)
+        self.kueue = (
+            KueueAddon(f"{name}-kueue", KueueArgs(scope=scope, monitoring=monitoring), child)
+            if spec.kueue.enabled
+            else None
         )
 
 

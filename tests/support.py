@@ -54,8 +54,9 @@ def record(build: Callable[[], object], region: str = "us-east-1", **config: str
     return run_program(build, config=config, region=region)
 
 
-def build_platform(spec: Any, kubeconfig: str | None = None) -> Any:
-    """Build ``GpuPlatform`` for ``spec`` (inside a ``record`` call). ``existing`` gets a test kubeconfig."""
+def build_platform(spec: Any, kubeconfig: str | None = None, *, install_addons: bool = False) -> Any:
+    """Build ``GpuPlatform`` for ``spec`` (inside a ``record`` call); by default the cluster alone, so an
+    add-on test sees only its own add-on. ``existing`` gets a test kubeconfig."""
     import pulumi
 
     from components.gpu_platform import GpuPlatform, GpuPlatformArgs
@@ -63,7 +64,7 @@ def build_platform(spec: Any, kubeconfig: str | None = None) -> Any:
     if spec.cloud == "existing" and kubeconfig is None:
         kubeconfig = "apiVersion: v1\nkind: Config\n"
     secret = None if kubeconfig is None else pulumi.Output.secret(kubeconfig)
-    return GpuPlatform("gp", GpuPlatformArgs(spec=spec, kubeconfig=secret))
+    return GpuPlatform("gp", GpuPlatformArgs(spec=spec, kubeconfig=secret, install_addons=install_addons))
 
 
 def addon_scope(platform: Any) -> Any:

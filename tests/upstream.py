@@ -118,11 +118,19 @@ def unknown_value_paths(chart: str, version: str, values: Mapping[str, Any]) -> 
             sub_defaults = _load_defaults(subcharts[key])
             missing.extend(f"{key}.{p}" for p in _missing(value, sub_defaults, ""))
         elif key in subcharts and isinstance(value, dict):
-            merged = {**_load_defaults(subcharts[key]), **(defaults.get(key) or {})}
+            # Helm merges the parent's block over the sub-chart's defaults all the way down.
+            merged = _deep_merge(_load_defaults(subcharts[key]), defaults.get(key) or {})
             missing.extend(f"{key}.{p}" for p in _missing(value, merged, ""))
         else:
             missing.extend(_missing({key: value}, defaults, ""))
     return missing
+
+
+# Keys that are Kubernetes label/annotation/selector maps wherever they appear: free-form by definition,
+# even when a chart's default happens to hold an entry (e.g. nodeSelector: {kubernetes.io/os: linux}).
+FREE_FORM_MAPS = frozenset(
+    {"nodeSelector", "labels", "annotations", "podLabels", "podAnnotations", "additionalLabels", "commonLabels"}
+)
 
 
 def _missing(values: Any, defaults: Any, prefix: str) -> Iterator[str]:
@@ -137,6 +145,8 @@ def _missing(values: Any, defaults: Any, prefix: str) -> Iterator[str]:
         path = f"{prefix}{key}"
         if key not in defaults:
             yield path
+            continue
+        if key in FREE_FORM_MAPS and isinstance(value, dict):
             continue
         default = defaults[key]
         if isinstance(value, dict):

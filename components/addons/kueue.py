@@ -131,11 +131,6 @@ DEFAULT_FRAMEWORKS = (
     "statefulset",
     "leaderworkerset.x-k8s.io/leaderworkerset",
 )
-RESERVED_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease", NAMESPACE})
-# CRD limits (schemas-strict/kueue.x-k8s.io/v1beta2): ResourceFlavor.spec.tolerations maxItems 8,
-# ClusterQueue/Cohort resourceGroups[].flavors maxItems 64.
-MAX_FLAVOR_TOLERATIONS = 8
-MAX_FLAVORS_PER_GROUP = 64
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -153,23 +148,8 @@ class KueueArgs:
         scheduled = [p.name for p in self.scope.gpu_pools]
         if declared != scheduled:
             raise ValueError(f"scope.gpu_pools: cluster pools {scheduled} differ from the spec's {declared}")
-        if len(scheduled) > MAX_FLAVORS_PER_GROUP:
-            raise ValueError(f"scope.gpu_pools: Kueue takes at most {MAX_FLAVORS_PER_GROUP} flavors per quota")
-        for pool in self.scope.gpu_pools:
-            if len(pool.taints) > MAX_FLAVOR_TOLERATIONS:
-                raise ValueError(
-                    f"scope.gpu_pools[{pool.name}].taints: a Kueue ResourceFlavor takes at most "
-                    f"{MAX_FLAVOR_TOLERATIONS} tolerations, the pool has {len(pool.taints)}"
-                )
-        reserved = set(RESERVED_NAMESPACES)
-        if self.monitoring is not None:
-            reserved.add(self.monitoring.namespace)
-        for tenant in spec.tenants:
-            if tenant.name in reserved or tenant.name.startswith("kube-"):
-                raise ValueError(
-                    f"scope.spec.tenants[{tenant.name}].name: {tenant.name!r} is a system namespace; "
-                    "tenants get a namespace named after them"
-                )
+        # Tenant names that clash with platform namespaces, more than 8 taints per pool (a flavor's
+        # toleration limit) and more than 64 pools (flavors per quota) are rejected by the spec.
 
 
 class KubernetesObject(pulumi.CustomResource):

@@ -129,6 +129,7 @@ CASES: list[tuple[str, Callable[[Config], None], str, str]] = [
     ),
     ("aws-dev", _duplicate_pool, "gpuplane:gpuPools[1].name", "duplicate name 'inference-l4'"),
     ("aws-dev", _set("tenants.0.name", "monitoring"), "gpuplane:tenants[0].name", "system or platform namespace"),
+    ("gcp-dev", _set("gpu", {"driver": "operator"}), "gpuplane:gpu.driver", "GKE installs the NVIDIA driver"),
     ("aws-dev", _duplicate_tenant, "gpuplane:tenants[1].name", "duplicate name 'search'"),
     (
         "aws-dev",
