@@ -15,6 +15,9 @@ from components.cost import CostEstimate, estimate_cost
 from components.spec import PlatformSpec, Problem
 from gpuplane import stackfiles
 from gpuplane.recording import Recording, run_program
+from gpuplane.render import chart_entry, helm_releases
+
+KUEUE_API = "kubernetes:kueue.x-k8s.io/v1beta2"
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,56 @@ def plan_stack(stack_file: stackfiles.StackFile) -> StackPlan:
     return plan
 
 
+@dataclass(frozen=True)
+class TenantQueue:
+    """A tenant's Kueue queues and GPU quota as the stack really creates them."""
+
+    tenant: str
+    cluster_queue: str
+    cohort: str
+    local_queues: list[str]
+    quotas: dict[str, int]
+    """GPU model -> nominal quota (nvidia.com/gpu units), summed over the model's pools."""
+    weight: float | None
+
+
+def tenant_queues(plan: StackPlan) -> list[TenantQueue]:
+    """Read ClusterQueues and LocalQueues back from the recording (not from the spec)."""
+    spec = plan.spec
+    if spec is None:
+        return []
+    gpu_of_pool = {p.name: p.gpu for p in spec.gpu_pools}
+    local: dict[str, list[str]] = {}
+    for queue in plan.recording.resources:
+        if queue.type == f"{KUEUE_API}:LocalQueue":
+            inputs = queue.inputs
+            target = str(inputs["spec"]["clusterQueue"])
+            local.setdefault(target, []).append(f"{inputs['metadata']['namespace']}/{inputs['metadata']['name']}")
+    result: list[TenantQueue] = []
+    for queue in plan.recording.of_type(f"{KUEUE_API}:ClusterQueue"):
+        inputs = queue.inputs
+        name = str(inputs["metadata"]["name"])
+        quotas: dict[str, int] = {}
+        for group in inputs["spec"].get("resourceGroups", []):
+            for flavor in group.get("flavors", []):
+                gpu = gpu_of_pool.get(str(flavor["name"]), str(flavor["name"]))
+                for resource in flavor.get("resources", []):
+                    if resource["name"] == "nvidia.com/gpu":
+                        quotas[gpu] = quotas.get(gpu, 0) + int(resource.get("nominalQuota", 0))
+        weight = inputs["spec"].get("fairSharing", {}).get("weight")
+        result.append(
+            TenantQueue(
+                tenant=str(inputs["metadata"].get("labels", {}).get("gpuplane.io/tenant", name)),
+                cluster_queue=name,
+                cohort=str(inputs["spec"].get("cohortName", "")),
+                local_queues=sorted(local.get(name, [])),
+                quotas=quotas,
+                weight=None if weight is None else float(weight),
+            )
+        )
+    return result
+
+
 def resource_counts(recording: Recording) -> list[tuple[str, int]]:
     counts = Counter(r.type for r in recording.resources)
     return sorted(counts.items())
@@ -96,6 +149,18 @@ def to_json(plan: StackPlan) -> dict[str, Any]:
             "currency": cost.currency,
             "notes": list(cost.notes),
         },
+        "charts": [chart_entry(r) for r in helm_releases(plan.recording)],
+        "tenants": [
+            {
+                "tenant": q.tenant,
+                "cluster_queue": q.cluster_queue,
+                "cohort": q.cohort,
+                "local_queues": q.local_queues,
+                "quotas": q.quotas,
+                "weight": q.weight,
+            }
+            for q in tenant_queues(plan)
+        ],
         "violations": [
             {"policy": v.policy, "level": v.level, "message": v.message, "urn": v.urn} for v in plan.violations
         ],

@@ -36,6 +36,8 @@ def redact(value: Any) -> Any:
         return {k: redact(v) for k, v in mapping.items()}
     if isinstance(value, list):
         return [redact(v) for v in cast(list[Any], value)]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # the wire carries every number as a double; the provider sends 8, not 8.0
     return value
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from gpuplane.plan import StackPlan, resource_counts
+from gpuplane.plan import StackPlan, resource_counts, tenant_queues
+from gpuplane.render import chart_entry, helm_releases
 
 
 def write_report(plan: StackPlan, out: TextIO) -> None:
@@ -23,6 +24,7 @@ def write_report(plan: StackPlan, out: TextIO) -> None:
     _write_resources(plan, out)
     _write_pools(plan, out)
     _write_tenants(plan, out)
+    _write_addons(plan, out)
     _write_cost(plan, out)
     _write_violations(plan, out)
     out.write("\n")
@@ -65,6 +67,25 @@ def _write_tenants(plan: StackPlan, out: TextIO) -> None:
     for tenant in spec.tenants:
         quotas = ", ".join(f"{gpu} {q}/{capacity.get(gpu, 0)}" for gpu, q in sorted(tenant.quotas.items()))
         out.write(f"     {tenant.name:<16} weight {tenant.weight:g}: {quotas or 'no quota'}\n")
+
+
+def _write_addons(plan: StackPlan, out: TextIO) -> None:
+    charts = [chart_entry(r) for r in helm_releases(plan.recording)]
+    if charts:
+        out.write("   Helm releases:\n")
+        for chart in charts:
+            out.write(
+                f"     {chart['release']:<22} {chart['chart']} {chart['version']} in {chart['namespace']}"
+                f"  ({chart['repository']})\n"
+            )
+    queues = tenant_queues(plan)
+    if queues:
+        out.write("   Kueue queues (ClusterQueue <- LocalQueues: nominal GPU quota):\n")
+        for queue in queues:
+            quotas = ", ".join(f"{gpu} {n}" for gpu, n in sorted(queue.quotas.items())) or "none"
+            out.write(
+                f"     {queue.cluster_queue:<16} cohort {queue.cohort} <- {', '.join(queue.local_queues)}: {quotas}\n"
+            )
 
 
 def _write_cost(plan: StackPlan, out: TextIO) -> None:

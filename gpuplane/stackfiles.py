@@ -3,7 +3,9 @@
 A stack file's ``config:`` map becomes the flat ``{"ns:key": "value"}`` map the language host sets:
 strings stay strings, everything else is JSON-encoded. ``secure:`` values cannot be decrypted
 without the stack's secrets provider, so offline they become a placeholder that is still marked
-secret: the program sees a secret where the real run would see one.
+secret: the program sees a secret where the real run would see one. ``secure:`` values nested in
+structured config (``pulumi config set --secret --path 'gpuplane:modelCredentials.openai'``) become
+placeholders in place, and the whole top-level key is marked secret, as the CLI does.
 """
 
 from __future__ import annotations
@@ -86,12 +88,36 @@ def load(path: Path) -> StackFile:
     secret_keys: list[str] = []
     for key, value in raw_config.items():  # pyright: ignore[reportUnknownVariableType]
         full_key = str(key)  # pyright: ignore[reportUnknownArgumentType]
-        if isinstance(value, dict) and set(value) == {"secure"}:  # pyright: ignore[reportUnknownArgumentType]
+        plain, secret = _without_secure(value, full_key)
+        if secret:
+            # Like the CLI: a key holding any ``secure:`` value (``config set --secret --path``) is secret.
             secret_keys.append(full_key)
-            config[full_key] = _placeholder(full_key)
-        else:
-            config[full_key] = value if isinstance(value, str) else json.dumps(value)
+        config[full_key] = plain if isinstance(plain, str) else json.dumps(plain)
     return StackFile(name=stack_name(path), path=path, config=config, secret_keys=secret_keys)
+
+
+def _without_secure(value: Any, path: str) -> tuple[Any, bool]:
+    """``value`` with every ``{secure: ...}`` (at any depth) replaced by a placeholder, and whether
+    there was one. ``path`` names the value (``gpuplane:modelCredentials.openai``) in the placeholder."""
+    if isinstance(value, dict):
+        mapping = cast(dict[str, Any], value)
+        if set(mapping) == {"secure"}:
+            return _placeholder(path), True
+        found = False
+        result: dict[str, Any] = {}
+        for name, item in mapping.items():
+            result[name], secret = _without_secure(item, f"{path}.{name}")
+            found = found or secret
+        return result, found
+    if isinstance(value, list):
+        items: list[Any] = []
+        found = False
+        for index, item in enumerate(cast(list[Any], value)):
+            plain, secret = _without_secure(item, f"{path}[{index}]")
+            items.append(plain)
+            found = found or secret
+        return items, found
+    return value, False
 
 
 def _placeholder(key: str) -> str:

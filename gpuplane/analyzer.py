@@ -1,0 +1,613 @@
+"""Run a CrossGuard policy pack offline against a recorded program, over the real analyzer protocol.
+
+What: :func:`analyze` starts the pack exactly as the Pulumi CLI does
+(``python -u -m pulumi.policy <engine-address> <pack dir>``, working directory the pack, no
+``PULUMI_PROJECT``/``PULUMI_STACK`` in its environment), reads the port it prints, and speaks the
+``pulumirpc.Analyzer`` gRPC service to it like the engine: ``Handshake`` (Python packs answer
+UNIMPLEMENTED, which the CLI tolerates), ``ConfigureStack``, ``GetAnalyzerInfo``, ``Configure`` with
+the policy config reconciled the way the CLI does it, then ``Remediate`` + ``Analyze`` per registered
+resource (inputs, options, provider) and one ``AnalyzeStack`` (outputs, parent, dependencies,
+property dependencies, provider). Diagnostics come back as :class:`Violation` values.
+:class:`PolicyPackServer` keeps one pack process for several analyses (tests, many stacks).
+
+Why: there is no Pulumi engine offline, but the pack users run with ``pulumi preview --policy-pack``
+must be the pack ``gpuplane plan`` enforces, through the same entry point and wire format.
+
+Fidelity notes (checked against pulumi/pulumi ``sdk/go/common/resource/plugin/analyzer_plugin.go``,
+``pkg/resource/deploy/step_generator.go`` and ``pkg/resource/analyzer/config.go``):
+
+- Properties are sent as the engine marshals them for analyzers: secrets stay wrapped (``KeepSecrets``)
+  and resource references become the referenced resource's id (its URN for components), because
+  pulumi-policy's deserialiser rejects references.
+- ``Analyze`` sees inputs (the engine runs it after the provider's ``Check``, so provider defaults and
+  auto-names are missing offline); ``AnalyzeStack`` sees outputs (here: the mock outputs, with the
+  secretness of the inputs they came from) and includes providers and the root stack.
+- Config: schema defaults, then the ``"all"`` level, then per-policy levels and properties, validated
+  against each policy's schema, as ``pulumi preview --policy-pack-config`` does. Stricter than the CLI
+  on purpose: an unknown policy name or property is an error, not silently ignored.
+- Only the process started here is ever stopped (terminate, wait, kill on timeout), also on errors.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, cast
+
+import grpc
+from google.protobuf import empty_pb2, json_format, struct_pb2
+from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
+
+from gpuplane.recording import RecordedResource, Recording, unwrap_secrets
+
+PACK_DIR = Path(__file__).resolve().parents[1] / "policies"
+ENGINE_ADDRESS = "127.0.0.1:0"
+"""What the pack is told as the engine address. Python packs never dial it."""
+
+LEVELS = ("advisory", "mandatory", "remediate", "disabled")
+SEVERITIES = ("", "low", "medium", "high", "critical")
+
+_SIG_KEY = "4dabf18193072939515e22adb298388d"
+_SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+_RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
+_OUTPUT_SIG = "d0e6a833031e9bbcd3f4e8bde6ca49a4"
+_UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+_ENGINE_ENV = (
+    "PULUMI_PROJECT",
+    "PULUMI_STACK",
+    "PULUMI_ORGANIZATION",
+    "PULUMI_DRY_RUN",
+    "PULUMI_CONFIG",
+    "PULUMI_CONFIG_SECRET_KEYS",
+)
+_GRPC_OPTIONS = [
+    ("grpc.max_receive_message_length", 400 * 1024 * 1024),
+    ("grpc.max_send_message_length", 400 * 1024 * 1024),
+]
+_LEVEL_VALUES: Mapping[str, int] = {
+    "advisory": analyzer_pb2.ADVISORY,
+    "mandatory": analyzer_pb2.MANDATORY,
+    "remediate": analyzer_pb2.REMEDIATE,
+    "disabled": analyzer_pb2.DISABLED,
+}
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One policy diagnostic: ``message`` is the policy's own text (without its description)."""
+
+    policy: str
+    level: str
+    message: str
+    urn: str
+    severity: str = ""
+
+
+@dataclass(frozen=True)
+class PolicyInfo:
+    """What ``GetAnalyzerInfo`` says about one policy."""
+
+    name: str
+    description: str
+    enforcement: str
+    severity: str
+    kind: str
+    tags: tuple[str, ...]
+    remediation: str
+    schema: Mapping[str, Any] = field(default_factory=dict[str, Any])
+
+
+class AnalyzerError(RuntimeError):
+    """The pack could not be started or failed while analysing (the pack's stderr is included)."""
+
+
+class PolicyConfigError(ValueError):
+    """A policy config the pack would reject (unknown policy or property, wrong type or level)."""
+
+
+def load_config(path: Path) -> dict[str, Any]:
+    """Read a ``--policy-pack-config`` JSON file (``{"all": "mandatory", "<policy>": {...}}``)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise PolicyConfigError(f"{path}: {error}") from None
+    if not isinstance(data, dict):
+        raise PolicyConfigError(f"{path}: a policy config must be a JSON object")
+    return cast(dict[str, Any], data)
+
+
+def analyze(
+    recording: Recording,
+    *,
+    project: str,
+    stack: str,
+    pack_dir: Path = PACK_DIR,
+    config: Mapping[str, Any] | None = None,
+    organization: str = "organization",
+) -> list[Violation]:
+    """Start the pack, analyse every resource of ``recording`` and the stack, stop the pack."""
+    with PolicyPackServer(pack_dir) as server:
+        return server.analyze(recording, project=project, stack=stack, config=config, organization=organization)
+
+
+class PolicyPackServer:
+    """One running policy pack process and a gRPC client to it (a context manager)."""
+
+    def __init__(self, pack_dir: Path = PACK_DIR, *, startup_timeout: float = 60.0, rpc_timeout: float = 120.0):
+        self.pack_dir = Path(pack_dir).resolve()
+        self.startup_timeout = startup_timeout
+        self.rpc_timeout = rpc_timeout
+        self._process: subprocess.Popen[bytes] | None = None
+        self._channel: grpc.Channel | None = None
+        self._stub: analyzer_pb2_grpc.AnalyzerStub | None = None
+        self._stderr: list[str] = []
+        self._info: list[PolicyInfo] | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def __enter__(self) -> PolicyPackServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        if self._process is not None:
+            raise AnalyzerError("the policy pack is already running")
+        if not (self.pack_dir / "PulumiPolicy.yaml").is_file():
+            raise AnalyzerError(f"{self.pack_dir} is not a policy pack (no PulumiPolicy.yaml)")
+        env = {k: v for k, v in os.environ.items() if k not in _ENGINE_ENV}
+        self._process = subprocess.Popen(
+            [sys.executable, "-u", "-m", "pulumi.policy", ENGINE_ADDRESS, str(self.pack_dir)],
+            cwd=self.pack_dir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            port = self._read_port(self._process)
+            self._channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=_GRPC_OPTIONS)
+            grpc.channel_ready_future(self._channel).result(timeout=self.startup_timeout)
+            self._stub = analyzer_pb2_grpc.AnalyzerStub(self._channel)
+            self._handshake()
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """Stop the process this object started (and nothing else)."""
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None
+        self._stub = None
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=5)
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
+
+    def _read_port(self, process: subprocess.Popen[bytes]) -> int:
+        lines: queue.Queue[str | None] = queue.Queue()
+
+        def pump_stdout() -> None:
+            assert process.stdout is not None
+            for raw in process.stdout:
+                lines.put(raw.decode(errors="replace").strip())
+            lines.put(None)
+
+        def pump_stderr() -> None:
+            assert process.stderr is not None
+            for raw in process.stderr:
+                self._stderr.append(raw.decode(errors="replace"))
+
+        threading.Thread(target=pump_stdout, daemon=True).start()
+        threading.Thread(target=pump_stderr, daemon=True).start()
+        while True:
+            try:
+                line = lines.get(timeout=self.startup_timeout)
+            except queue.Empty:
+                raise AnalyzerError(f"the policy pack did not print its port within {self.startup_timeout}s") from None
+            if line is None:
+                process.wait(timeout=5)
+                raise AnalyzerError(f"the policy pack exited with code {process.returncode}{self._stderr_tail()}")
+            if line.isdigit():
+                return int(line)
+
+    def _stderr_tail(self) -> str:
+        text = "".join(self._stderr[-40:]).strip()
+        return f":\n{text}" if text else ""
+
+    def _call(self, method: str, request: Any, what: str = "") -> Any:
+        if self._stub is None:
+            raise AnalyzerError("the policy pack is not running")
+        try:
+            return getattr(self._stub, method)(request, timeout=self.rpc_timeout)
+        except grpc.RpcError as error:
+            call = cast(grpc.Call, error)
+            where = f" for {what}" if what else ""
+            raise AnalyzerError(f"policy pack {method}{where} failed: {call.details()}{self._stderr_tail()}") from None
+
+    def _handshake(self) -> None:
+        stub: Any = self._stub
+        request = analyzer_pb2.AnalyzerHandshakeRequest(
+            engine_address=ENGINE_ADDRESS,
+            root_directory=str(self.pack_dir),
+            program_directory=str(self.pack_dir),
+        )
+        try:
+            stub.Handshake(request, timeout=self.rpc_timeout)
+        except grpc.RpcError as error:
+            if cast(grpc.Call, error).code() != grpc.StatusCode.UNIMPLEMENTED:
+                raise AnalyzerError(f"policy pack Handshake failed: {cast(grpc.Call, error).details()}") from None
+
+    # -- metadata and config ---------------------------------------------------------------------
+
+    def info(self) -> list[PolicyInfo]:
+        """The pack's policies as ``GetAnalyzerInfo`` reports them."""
+        if self._info is None:
+            response = self._call("GetAnalyzerInfo", empty_pb2.Empty())
+            self._info = [
+                PolicyInfo(
+                    name=p.name,
+                    description=p.description,
+                    enforcement=_level_name(p.enforcementLevel),
+                    severity=_severity_name(p.severity),
+                    kind="stack" if p.policy_type == analyzer_pb2.POLICY_TYPE_STACK else "resource",
+                    tags=tuple(p.tags),
+                    remediation=p.remediation_steps,
+                    schema=json_format.MessageToDict(p.configSchema.properties),
+                )
+                for p in response.policies
+            ]
+        return list(self._info)
+
+    def reconcile(self, config: Mapping[str, Any] | None) -> dict[str, tuple[str, dict[str, Any]]]:
+        """Policy name -> (enforcement level, properties), as the CLI computes it from a config file."""
+        policies = {p.name: p for p in self.info()}
+        result: dict[str, tuple[str, dict[str, Any]]] = {
+            p.name: (p.enforcement, {k: v["default"] for k, v in p.schema.items() if "default" in v})
+            for p in policies.values()
+        }
+        given = dict(config or {})
+        if "all" in given:
+            level = _given_level("all", given.pop("all"), allow_properties=False)
+            if level:
+                result = {name: (level, props) for name, (_, props) in result.items()}
+        for name, value in given.items():
+            if name not in policies:
+                raise PolicyConfigError(
+                    f"policy config names unknown policy {name!r}; known: {', '.join(sorted(policies))}"
+                )
+            level = _given_level(name, value, allow_properties=True) or result[name][0]
+            props = dict(result[name][1])
+            if isinstance(value, Mapping):
+                props.update({k: v for k, v in cast(Mapping[str, Any], value).items() if k != "enforcementLevel"})
+            result[name] = (level, props)
+        for name, (_, props) in result.items():
+            schema = policies[name].schema
+            for key, value in props.items():
+                if key not in schema:
+                    raise PolicyConfigError(
+                        f"{name}: unknown config property {key!r}; known: {', '.join(sorted(schema)) or '(none)'}"
+                    )
+                problem = _schema_problem(schema[key], value, f"{name}.{key}")
+                if problem:
+                    raise PolicyConfigError(problem)
+        return result
+
+    # -- analysis --------------------------------------------------------------------------------
+
+    def analyze(
+        self,
+        recording: Recording,
+        *,
+        project: str,
+        stack: str,
+        config: Mapping[str, Any] | None = None,
+        organization: str = "organization",
+    ) -> list[Violation]:
+        """Configure the pack for ``stack`` and ``config`` and analyse ``recording`` (engine order)."""
+        self._call(
+            "ConfigureStack",
+            analyzer_pb2.AnalyzerStackConfigureRequest(
+                stack=stack,
+                project=project,
+                organization=organization,
+                dry_run=True,
+                tags={"pulumi:project": project, "pulumi:runtime": "python"},
+            ),
+        )
+        reconciled = self.reconcile(config)
+        self._call(
+            "Configure",
+            analyzer_pb2.ConfigureAnalyzerRequest(
+                policyConfig={
+                    name: analyzer_pb2.PolicyConfig(
+                        enforcementLevel=cast(Any, _LEVEL_VALUES[level]), properties=_struct(props)
+                    )
+                    for name, (level, props) in reconciled.items()
+                }
+            ),
+        )
+        severities = {p.name: p.severity for p in self.info()}
+        descriptions = {p.name: p.description for p in self.info()}
+        resources = _with_root_stack(recording.resources, project=project, stack=stack)
+        by_urn = {r.urn: r for r in resources}
+        violations: list[Violation] = []
+        for resource in resources:
+            request = analyzer_pb2.AnalyzeRequest(
+                type=resource.type,
+                properties=_struct(_engine_value(resource.wire_inputs, by_urn)),
+                urn=resource.urn,
+                name=resource.name,
+                options=_options(resource),
+                provider=_provider(resource, by_urn),
+            )
+            remediated = self._call("Remediate", request, resource.urn)
+            for remediation in remediated.remediations:
+                if remediation.diagnostic:
+                    violations.append(
+                        Violation(remediation.policyName, "advisory", remediation.diagnostic, resource.urn)
+                    )
+                elif remediation.HasField("properties"):
+                    request.properties.CopyFrom(remediation.properties)
+                    violations.append(
+                        Violation(
+                            remediation.policyName,
+                            "remediate",
+                            f"remediated: {remediation.description}",
+                            resource.urn,
+                            severities.get(remediation.policyName, ""),
+                        )
+                    )
+            response = self._call("Analyze", request, resource.urn)
+            # Like the engine, report resource diagnostics against the analysed resource's URN.
+            violations.extend(_violations(response.diagnostics, descriptions, urn=resource.urn))
+        stack_request = analyzer_pb2.AnalyzeStackRequest(resources=[_stack_resource(r, by_urn) for r in resources])
+        response = self._call("AnalyzeStack", stack_request, "the stack")
+        violations.extend(_violations(response.diagnostics, descriptions, urn=None))
+        return violations
+
+
+# ---------------------------------------------------------------------------------------------------
+# Conversions
+
+
+def _level_name(value: int) -> str:
+    return {v: k for k, v in _LEVEL_VALUES.items()}.get(value, "advisory")
+
+
+def _severity_name(value: int) -> str:
+    return SEVERITIES[value] if 0 <= value < len(SEVERITIES) else ""
+
+
+def _given_level(name: str, value: object, *, allow_properties: bool) -> str | None:
+    if isinstance(value, str):
+        level: object = value
+    elif isinstance(value, Mapping) and (
+        allow_properties or set(cast(Mapping[str, Any], value)) <= {"enforcementLevel"}
+    ):
+        level = cast(Mapping[str, Any], value).get("enforcementLevel")
+        if level is None:
+            return None
+    else:
+        raise PolicyConfigError(f"{name}: must be an enforcement level or an object, got {json.dumps(value)}")
+    if level not in LEVELS:
+        raise PolicyConfigError(f"{name}: {json.dumps(level)} is not an enforcement level ({', '.join(LEVELS)})")
+    return str(level)
+
+
+_JSON_TYPES: Mapping[str, tuple[type, ...]] = {
+    "string": (str,),
+    "boolean": (bool,),
+    "number": (int, float),
+    "integer": (int, float),
+    "array": (list, tuple),
+    "object": (dict,),
+}
+
+
+def _schema_problem(schema: Mapping[str, Any], value: object, path: str) -> str | None:
+    """Validate the JSON Schema subset policy configs use (type, enum, minimum, items, properties,
+    additionalProperties), like the CLI's gojsonschema check of ``--policy-pack-config``."""
+    return _scalar_problem(schema, value, path) or _container_problem(schema, value, path)
+
+
+def _scalar_problem(schema: Mapping[str, Any], value: object, path: str) -> str | None:
+    expected = schema.get("type")
+    if isinstance(expected, str) and expected in _JSON_TYPES:
+        numeric = expected in ("number", "integer")
+        wrong = not isinstance(value, _JSON_TYPES[expected]) or (numeric and isinstance(value, bool))
+        if expected == "integer" and isinstance(value, float) and not value.is_integer():
+            wrong = True
+        if wrong:
+            return f"{path} must be of type {expected}, got {json.dumps(value)}"
+    enum = schema.get("enum")
+    if isinstance(enum, list) and value not in enum:
+        return f"{path} must be one of {json.dumps(enum)}, got {json.dumps(value)}"
+    minimum = schema.get("minimum")
+    number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
+    if isinstance(minimum, int | float) and number is not None and number < minimum:
+        bound = int(minimum) if float(minimum).is_integer() else minimum
+        return f"{path} must be >= {bound}, got {json.dumps(value)}"
+    return None
+
+
+def _container_problem(schema: Mapping[str, Any], value: object, path: str) -> str | None:
+    children: list[tuple[str, object, Mapping[str, Any] | None]] = []
+    if isinstance(value, list | tuple):
+        items = schema.get("items")
+        schema_of_items = cast(Mapping[str, Any], items) if isinstance(items, Mapping) else None
+        children = [(f"{path}[{i}]", item, schema_of_items) for i, item in enumerate(cast(Sequence[object], value))]
+    elif isinstance(value, dict):
+        properties = cast(Mapping[str, Any], schema.get("properties") or {})
+        additional = schema.get("additionalProperties", True)
+        for key, item in cast(dict[str, object], value).items():
+            if key in properties:
+                children.append((f"{path}.{key}", item, properties[key]))
+            elif additional is False:
+                return f"{path} has unknown key {key!r}"
+            elif isinstance(additional, Mapping):
+                children.append((f"{path}.{key}", item, cast(Mapping[str, Any], additional)))
+    for child_path, item, child_schema in children:
+        problem = _schema_problem(child_schema, item, child_path) if child_schema is not None else None
+        if problem:
+            return problem
+    return None
+
+
+def _struct(value: Mapping[str, Any]) -> struct_pb2.Struct:
+    result = struct_pb2.Struct()
+    json_format.ParseDict(dict(value), result)
+    return result
+
+
+def _engine_value(value: Any, by_urn: Mapping[str, RecordedResource]) -> Any:
+    """A recorded wire value as the engine marshals it for analyzers: secrets kept, resource
+    references replaced by the referenced id (URN for components), output values flattened."""
+    if isinstance(value, list):
+        return [_engine_value(v, by_urn) for v in cast(list[Any], value)]
+    if not isinstance(value, dict):
+        return value
+    mapping = cast(dict[str, Any], value)
+    signature = mapping.get(_SIG_KEY)
+    if signature == _RESOURCE_SIG:
+        urn = str(mapping.get("urn", ""))
+        referenced = by_urn.get(urn)
+        resource_id = mapping.get("id") or (referenced.id if referenced and referenced.custom else "")
+        return str(resource_id or urn)
+    if signature == _OUTPUT_SIG:
+        inner = _engine_value(mapping["value"], by_urn) if "value" in mapping else _UNKNOWN
+        return {_SIG_KEY: _SECRET_SIG, "value": inner} if mapping.get("secret") else inner
+    return {k: _engine_value(v, by_urn) for k, v in mapping.items()}
+
+
+def _outputs(resource: RecordedResource, by_urn: Mapping[str, RecordedResource]) -> dict[str, Any]:
+    """Mock outputs, with each output that came from a secret input marked secret again."""
+    wire = resource.wire_inputs
+    result: dict[str, Any] = {}
+    for key, value in resource.outputs.items():
+        if key in wire and unwrap_secrets(wire[key]) == value:
+            result[key] = _engine_value(wire[key], by_urn)
+        else:
+            result[key] = _engine_value(value, by_urn)
+    return result
+
+
+def _options(resource: RecordedResource) -> analyzer_pb2.AnalyzerResourceOptions:
+    return analyzer_pb2.AnalyzerResourceOptions(
+        protect=resource.protect,
+        ignoreChanges=list(resource.ignore_changes),
+        parent=resource.parent,
+        customTimeouts=analyzer_pb2.AnalyzerResourceOptions.CustomTimeouts(),
+    )
+
+
+def _provider(
+    resource: RecordedResource, by_urn: Mapping[str, RecordedResource]
+) -> analyzer_pb2.AnalyzerProviderResource | None:
+    if not resource.provider:
+        return None
+    urn = resource.provider.rsplit("::", 1)[0]
+    provider = by_urn.get(urn)
+    if provider is None:
+        return None
+    return analyzer_pb2.AnalyzerProviderResource(
+        type=provider.type,
+        properties=_struct(_engine_value(provider.wire_inputs, by_urn)),
+        urn=provider.urn,
+        name=provider.name,
+    )
+
+
+def _stack_resource(
+    resource: RecordedResource, by_urn: Mapping[str, RecordedResource]
+) -> analyzer_pb2.AnalyzerResource:
+    return analyzer_pb2.AnalyzerResource(
+        type=resource.type,
+        properties=_struct(_outputs(resource, by_urn)),
+        urn=resource.urn,
+        name=resource.name,
+        options=_options(resource),
+        provider=_provider(resource, by_urn),
+        parent=resource.parent,
+        dependencies=list(resource.dependencies),
+        propertyDependencies={
+            key: analyzer_pb2.AnalyzerPropertyDependencies(urns=urns)
+            for key, urns in resource.property_dependencies.items()
+            if urns
+        },
+    )
+
+
+def _with_root_stack(resources: Sequence[RecordedResource], *, project: str, stack: str) -> list[RecordedResource]:
+    """The recorded resources preceded by the root ``pulumi:pulumi:Stack`` the engine also analyses."""
+    roots = {r.parent for r in resources if "::pulumi:pulumi:Stack::" in r.parent}
+    urn = next(iter(sorted(roots)), f"urn:pulumi:{stack}::{project}::pulumi:pulumi:Stack::{project}-{stack}")
+    root = RecordedResource(
+        urn=urn,
+        type="pulumi:pulumi:Stack",
+        name=urn.rsplit("::", 1)[-1],
+        custom=False,
+        parent="",
+        provider="",
+        dependencies=[],
+        property_dependencies={},
+        deleted_with="",
+        wire_inputs={},
+        outputs={},
+    )
+    return [root, *resources]
+
+
+def _violations(
+    diagnostics: Iterable[analyzer_pb2.AnalyzeDiagnostic], descriptions: Mapping[str, str], *, urn: str | None
+) -> list[Violation]:
+    found: list[Violation] = []
+    for diagnostic in diagnostics:
+        message = diagnostic.message
+        description = descriptions.get(diagnostic.policyName, diagnostic.description)
+        if description and message.startswith(description + "\n"):
+            message = message[len(description) + 1 :]
+        found.append(
+            Violation(
+                policy=diagnostic.policyName,
+                level=_level_name(diagnostic.enforcementLevel),
+                message=message,
+                urn=diagnostic.urn if urn is None else urn,
+                severity=_severity_name(diagnostic.severity),
+            )
+        )
+    return found
+
+
+__all__ = [
+    "PACK_DIR",
+    "AnalyzerError",
+    "PolicyConfigError",
+    "PolicyInfo",
+    "PolicyPackServer",
+    "Violation",
+    "analyze",
+    "load_config",
+]
