@@ -3,7 +3,7 @@
 What: picks ``EksGpuCluster``, ``GkeGpuCluster``, ``LkeGpuCluster`` or ``ExistingCluster`` from
 ``spec.cloud``, exposes it through the cloud-neutral :class:`GpuCluster` contract, then installs the
 same add-ons on every target through that cluster's provider: observability first (it owns the
-monitoring CRDs the others plug into), then GPU enablement and Kueue.
+monitoring CRDs the others plug into), then GPU enablement, Kueue, the AI gateway and OpenFGA.
 Why: the cloud is a stack choice, not a flag deep inside components; this is the one place that
 switches on it. Each cloud's module (and so its SDK) is imported only when that cloud is chosen: a
 Linode stack never pays for importing ``pulumi_aws`` or ``pulumi_gcp``.
@@ -11,14 +11,17 @@ Linode stack never pays for importing ``pulumi_aws`` or ``pulumi_gcp``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import pulumi
 
 from components.addons.base import AddonScope
+from components.addons.gateway import AiGateway, AiGatewayArgs
 from components.addons.gpu import GpuEnablement, GpuEnablementArgs
 from components.addons.kueue import KueueAddon, KueueArgs
 from components.addons.observability import Observability, ObservabilityArgs
+from components.addons.openfga import OpenFga, OpenFgaArgs
 from components.clusters.contract import GpuCluster
 from components.spec import PlatformSpec
 
@@ -29,6 +32,10 @@ class GpuPlatformArgs:
 
     spec: PlatformSpec
     kubeconfig: pulumi.Input[str] | None = None
+    model_credentials: Mapping[str, pulumi.Input[str]] = field(default_factory=dict[str, pulumi.Input[str]])
+    """``models[].backend.credential`` name -> value (Pulumi secrets)."""
+    openfga_datastore_uri: pulumi.Input[str] | None = None
+    """The external Postgres URI (a secret) for ``openfga.datastore: external``."""
     install_addons: bool = True
     """``False`` builds the cluster alone, for layering add-ons of your own (and for add-on tests)."""
 
@@ -50,15 +57,19 @@ class GpuPlatform(pulumi.ComponentResource):
     """Driver/toolkit/device plugin/DCGM for this cloud (``None`` only without add-ons)."""
     kueue: KueueAddon | None
     """Quotas and queues (``None`` when disabled)."""
+    gateway: AiGateway | None
+    """Envoy Gateway + Envoy AI Gateway: model routes, tenant authentication, token limits."""
+    openfga: OpenFga | None
+    """Who may invoke which model and submit to which queue."""
 
     def __init__(self, name: str, args: GpuPlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gpuplane:index:GpuPlatform", name, None, opts)
         spec = args.spec
         self.spec = spec
         self.cluster = _build_cluster(f"{name}-cluster", args, pulumi.ResourceOptions(parent=self))
-        self.observability, self.gpu, self.kueue = None, None, None
+        self.observability, self.gpu, self.kueue, self.gateway, self.openfga = None, None, None, None, None
         if args.install_addons:
-            self._install_addons(name, spec)
+            self._install_addons(name, args)
         self.register_outputs(
             {
                 "clusterName": self.cluster.cluster_name,
@@ -66,7 +77,8 @@ class GpuPlatform(pulumi.ComponentResource):
             }
         )
 
-    def _install_addons(self, name: str, spec: PlatformSpec) -> None:
+    def _install_addons(self, name: str, args: GpuPlatformArgs) -> None:
+        spec = args.spec
         scope = AddonScope(
             spec=spec,
             provider=self.cluster.provider,
@@ -86,6 +98,17 @@ class GpuPlatform(pulumi.ComponentResource):
             if spec.kueue.enabled
             else None
         )
+        if spec.gateway.enabled:
+            gateway_args = AiGatewayArgs(scope=scope, monitoring=monitoring, credentials=args.model_credentials)
+            self.gateway = AiGateway(f"{name}-gateway", gateway_args, child)
+        if spec.openfga.enabled:
+            openfga_args = OpenFgaArgs(
+                scope=scope,
+                monitoring=monitoring,
+                datastore_uri=args.openfga_datastore_uri,
+                local_queues={} if self.kueue is None else self.kueue.local_queues,
+            )
+            self.openfga = OpenFga(f"{name}-openfga", openfga_args, child)
 
 
 def _build_cluster(name: str, args: GpuPlatformArgs, opts: pulumi.ResourceOptions) -> GpuCluster:

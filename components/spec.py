@@ -145,12 +145,12 @@ class Sharing(_Model):
         if self.mode == "time-slicing":
             return self.replicas or 1
         if self.mode == "mig":
-            return _MIG_SLICES.get(self.mig_profile or "", 1)
+            return MIG_SLICES.get(self.mig_profile or "", 1)
         return 1
 
 
 # Instances of each MIG profile per GPU (single strategy, same profile on every GPU).
-_MIG_SLICES: Mapping[str, int] = {
+MIG_SLICES: Mapping[str, int] = {
     "1g.5gb": 7,
     "1g.10gb": 7,
     "1g.12gb": 7,

@@ -149,6 +149,7 @@ class PolicyPackServer:
         self._channel: grpc.Channel | None = None
         self._stub: analyzer_pb2_grpc.AnalyzerStub | None = None
         self._stderr: list[str] = []
+        self._pumps: list[threading.Thread] = []
         self._info: list[PolicyInfo] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -179,7 +180,10 @@ class PolicyPackServer:
         try:
             port = self._read_port(self._process)
             self._channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=_GRPC_OPTIONS)
-            grpc.channel_ready_future(self._channel).result(timeout=self.startup_timeout)
+            try:
+                grpc.channel_ready_future(self._channel).result(timeout=self.startup_timeout)
+            except grpc.FutureTimeoutError:
+                raise AnalyzerError(f"the policy pack's port {port} did not accept connections") from None
             self._stub = analyzer_pb2_grpc.AnalyzerStub(self._channel)
             self._handshake()
         except BaseException:
@@ -202,6 +206,10 @@ class PolicyPackServer:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=5)
+        # The process is gone, so the pumps see end-of-file; let them finish before closing the pipes.
+        for pump in self._pumps:
+            pump.join(timeout=5)
+        self._pumps = []
         for stream in (process.stdout, process.stderr):
             if stream is not None:
                 stream.close()
@@ -220,8 +228,12 @@ class PolicyPackServer:
             for raw in process.stderr:
                 self._stderr.append(raw.decode(errors="replace"))
 
-        threading.Thread(target=pump_stdout, daemon=True).start()
-        threading.Thread(target=pump_stderr, daemon=True).start()
+        self._pumps = [
+            threading.Thread(target=pump_stdout, daemon=True),
+            threading.Thread(target=pump_stderr, daemon=True),
+        ]
+        for pump in self._pumps:
+            pump.start()
         while True:
             try:
                 line = lines.get(timeout=self.startup_timeout)
@@ -229,6 +241,7 @@ class PolicyPackServer:
                 raise AnalyzerError(f"the policy pack did not print its port within {self.startup_timeout}s") from None
             if line is None:
                 process.wait(timeout=5)
+                self._pumps[1].join(timeout=5)  # all of stderr, for the message
                 raise AnalyzerError(f"the policy pack exited with code {process.returncode}{self._stderr_tail()}")
             if line.isdigit():
                 return int(line)

@@ -1,7 +1,7 @@
 """``gpuplane`` command line: ``plan`` (offline preview of stacks) and ``render`` (manifests for review).
 
 Exit codes: 0 fine; 1 a mandatory policy violation; 2 bad config or usage (one line per problem
-naming the config key, no traceback, nothing registered).
+naming the config key, no traceback, nothing registered); 3 the policy pack itself failed to run.
 """
 
 from __future__ import annotations
@@ -18,13 +18,15 @@ from gpuplane import stackfiles
 EXIT_OK = 0
 EXIT_POLICY = 1
 EXIT_CONFIG = 2
+EXIT_PACK_FAILED = 3
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "plan":
-        return _plan(args.stacks, as_json=args.json, out=sys.stdout, err=sys.stderr)
+        config = None if args.policy_config is None else Path(args.policy_config)
+        return _plan(args.stacks, as_json=args.json, policy_config=config, out=sys.stdout, err=sys.stderr)
     if args.command == "render":
         return _render(args.stack, Path(args.out), out=sys.stdout, err=sys.stderr)
     parser.print_help()
@@ -39,23 +41,41 @@ def _parser() -> argparse.ArgumentParser:
         "stacks", nargs="*", help="stack names under stacks/ or paths to Pulumi.<name>.yaml (default: all)"
     )
     plan.add_argument("--json", action="store_true", help="print one JSON document instead of the report")
+    plan.add_argument(
+        "--policy-config",
+        metavar="FILE",
+        help="policy pack config for every stack (default: policies/config/<env>.json for a stack <cloud>-<env>)",
+    )
     render = commands.add_parser("render", help="write every Kubernetes object and Helm values a stack creates")
     render.add_argument("stack", help="a stack name under stacks/ or a path to Pulumi.<name>.yaml")
     render.add_argument("--out", required=True, help="directory to write into (created if missing)")
     return parser
 
 
-def _plan(arguments: Sequence[str], *, as_json: bool, out: TextIO, err: TextIO) -> int:
-    from gpuplane.plan import plan_stack, to_json
+def _plan(arguments: Sequence[str], *, as_json: bool, policy_config: Path | None, out: TextIO, err: TextIO) -> int:
+    from gpuplane.analyzer import PACK_DIR, AnalyzerError, PolicyConfigError, PolicyPackServer, load_config
+    from gpuplane.plan import check_policies, plan_stack, policy_config_for, to_json
     from gpuplane.report import write_report
 
     try:
         paths = [stackfiles.resolve(a) for a in arguments] if arguments else stackfiles.discover()
         files = [stackfiles.load(p) for p in paths]
-    except stackfiles.StackFileError as error:
+        if policy_config is not None:
+            load_config(policy_config)
+    except (stackfiles.StackFileError, PolicyConfigError, OSError) as error:
         print(f"gpuplane: {error}", file=err)
         return EXIT_CONFIG
     plans = [plan_stack(f) for f in files]
+    try:
+        if any(not p.errors for p in plans):
+            with PolicyPackServer() as server:
+                check_policies(plans, server, lambda stack: policy_config or policy_config_for(stack, PACK_DIR))
+    except PolicyConfigError as error:
+        print(f"gpuplane: policy config: {error}", file=err)
+        return EXIT_CONFIG
+    except AnalyzerError as error:
+        print(f"gpuplane: the policy pack failed: {error}", file=err)
+        return EXIT_PACK_FAILED
     if as_json:
         json.dump({"stacks": [to_json(p) for p in plans]}, out, indent=2)
         out.write("\n")

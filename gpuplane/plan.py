@@ -7,25 +7,20 @@ cost estimate and policy violations; :func:`to_json` gives the stable JSON shape
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from components.addons.gateway import route_summary
 from components.cost import CostEstimate, estimate_cost
 from components.spec import PlatformSpec, Problem
 from gpuplane import stackfiles
+from gpuplane.analyzer import PolicyPackServer, Violation
 from gpuplane.recording import Recording, run_program
 from gpuplane.render import chart_entry, helm_releases
 
 KUEUE_API = "kubernetes:kueue.x-k8s.io/v1beta2"
-
-
-@dataclass(frozen=True)
-class Violation:
-    policy: str
-    level: str
-    message: str
-    urn: str
 
 
 @dataclass
@@ -36,6 +31,7 @@ class StackPlan:
     recording: Recording = field(default_factory=Recording)
     errors: list[Problem] = field(default_factory=list[Problem])
     violations: list[Violation] = field(default_factory=list[Violation])
+    policy_config: Path | None = None
 
     @property
     def cost(self) -> CostEstimate | None:
@@ -121,6 +117,27 @@ def tenant_queues(plan: StackPlan) -> list[TenantQueue]:
     return result
 
 
+def check_policies(plans: list[StackPlan], server: PolicyPackServer, config_for: Callable[[str], Path | None]) -> None:
+    """Feed every planned stack's recording to the policy pack (one pack process for all stacks)."""
+    from gpuplane.analyzer import load_config
+
+    project = stackfiles.project_name()
+    for plan in plans:
+        if plan.errors:
+            continue
+        config_path = config_for(plan.stack)
+        config = None if config_path is None else load_config(config_path)
+        plan.policy_config = config_path
+        plan.violations = server.analyze(plan.recording, project=project, stack=plan.stack, config=config)
+
+
+def policy_config_for(stack: str, pack_dir: Path) -> Path | None:
+    """``<stack>`` named ``<cloud>-<env>`` uses ``policies/config/<env>.json`` when it exists."""
+    env = stack.rpartition("-")[2]
+    candidate = pack_dir / "config" / f"{env}.json"
+    return candidate if env and candidate.is_file() else None
+
+
 def resource_counts(recording: Recording) -> list[tuple[str, int]]:
     counts = Counter(r.type for r in recording.resources)
     return sorted(counts.items())
@@ -150,6 +167,7 @@ def to_json(plan: StackPlan) -> dict[str, Any]:
             "notes": list(cost.notes),
         },
         "charts": [chart_entry(r) for r in helm_releases(plan.recording)],
+        "routes": [] if spec is None else [r.to_json() for r in route_summary(spec)],
         "tenants": [
             {
                 "tenant": q.tenant,
@@ -161,8 +179,10 @@ def to_json(plan: StackPlan) -> dict[str, Any]:
             }
             for q in tenant_queues(plan)
         ],
+        "policy_config": None if plan.policy_config is None else str(plan.policy_config),
         "violations": [
-            {"policy": v.policy, "level": v.level, "message": v.message, "urn": v.urn} for v in plan.violations
+            {"policy": v.policy, "level": v.level, "message": v.message, "urn": v.urn, "severity": v.severity}
+            for v in plan.violations
         ],
         "errors": [{"key": p.key, "message": p.message} for p in plan.errors],
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
+from components.addons.gateway import route_summary
 from gpuplane.plan import StackPlan, resource_counts, tenant_queues
 from gpuplane.render import chart_entry, helm_releases
 
@@ -25,6 +26,7 @@ def write_report(plan: StackPlan, out: TextIO) -> None:
     _write_pools(plan, out)
     _write_tenants(plan, out)
     _write_addons(plan, out)
+    _write_routes(plan, out)
     _write_cost(plan, out)
     _write_violations(plan, out)
     out.write("\n")
@@ -88,6 +90,17 @@ def _write_addons(plan: StackPlan, out: TextIO) -> None:
             )
 
 
+def _write_routes(plan: StackPlan, out: TextIO) -> None:
+    assert plan.spec is not None
+    routes = route_summary(plan.spec)
+    if not routes:
+        return
+    out.write("   model routes (tenant: token budget):\n")
+    for route in routes:
+        limits = ", ".join(f"{limit.tenant} {limit.tokens}/{limit.per}" for limit in route.limits) or "no tenant"
+        out.write(f"     {route.model:<16} -> {route.provider} {route.backend}: {limits}\n")
+
+
 def _write_cost(plan: StackPlan, out: TextIO) -> None:
     cost = plan.cost
     assert cost is not None
@@ -100,13 +113,15 @@ def _write_cost(plan: StackPlan, out: TextIO) -> None:
 
 
 def _write_violations(plan: StackPlan, out: TextIO) -> None:
+    config = "pack defaults" if plan.policy_config is None else str(plan.policy_config)
     if not plan.violations:
-        out.write("   policies: no violations\n")
+        out.write(f"   policies ({config}): no violations\n")
         return
+    out.write(f"   policies ({config}):\n")
     for level in ("mandatory", "advisory", "remediate"):
         found = [v for v in plan.violations if v.level == level]
         if not found:
             continue
-        out.write(f"   policy violations ({level}): {len(found)}\n")
+        out.write(f"   {level} violations: {len(found)}\n")
         for violation in found:
             out.write(f"     [{violation.policy}] {violation.message}\n       at {violation.urn}\n")

@@ -15,7 +15,15 @@ from stacks import settings
 def main() -> GpuPlatform:
     """Build the platform for the current stack's config and export its outputs."""
     loaded = settings.load()
-    platform = GpuPlatform("gpuplane", GpuPlatformArgs(spec=loaded.spec, kubeconfig=loaded.kubeconfig))
+    platform = GpuPlatform(
+        "gpuplane",
+        GpuPlatformArgs(
+            spec=loaded.spec,
+            kubeconfig=loaded.kubeconfig,
+            model_credentials=loaded.model_credentials,
+            openfga_datastore_uri=loaded.openfga_datastore_uri,
+        ),
+    )
     pulumi.export("cloud", loaded.spec.cloud)
     pulumi.export("clusterName", platform.cluster.cluster_name)
     pulumi.export("kubeconfig", platform.cluster.kubeconfig)
@@ -23,4 +31,6 @@ def main() -> GpuPlatform:
         "gpuPools",
         [{"name": p.name, "gpu": p.gpu, "instanceType": p.instance_type} for p in platform.cluster.gpu_pools],
     )
+    if platform.gateway is not None and platform.gateway.api_keys is not None:
+        pulumi.export("tenantApiKeys", platform.gateway.api_keys)  # a secret: pulumi stack output --show-secrets
     return platform

@@ -6,14 +6,21 @@ Every top-level spec field is one config key in the ``gpuplane`` namespace (``gp
 that are not valid JSON where structure is expected, a provider region that disagrees with
 ``gpuplane:region`` and a kubeconfig stored in plain text are all reported together, each naming
 its key, before any resource exists.
+
+Secrets besides the kubeconfig: ``gpuplane:modelCredentials`` is one secret structured key whose
+entries are the external model providers' credentials (``pulumi config set --secret --path
+'gpuplane:modelCredentials.openai' sk-...``); ``models[].backend.credential`` names an entry. A model
+naming a missing entry, or the key stored in plain text, is an error naming the key. With
+``openfga.datastore: external`` the Postgres URI is the secret ``gpuplane:openfgaDatastoreUri``. Both
+reach the program only as ``pulumi.Output.secret`` values.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, cast
 
 import pulumi
 from pulumi.runtime import config as runtime_config
@@ -22,6 +29,8 @@ from components.spec import PlatformSpec, Problem, SpecError, parse_spec
 
 NAMESPACE = "gpuplane"
 KUBECONFIG_KEY = "kubeconfig"
+MODEL_CREDENTIALS_KEY = "modelCredentials"
+OPENFGA_DATASTORE_URI_KEY = "openfgaDatastoreUri"
 _STRING_KEYS = frozenset({"cloud", "region", "kubernetesVersion", "clusterName"})
 _PROVIDER_REGION_KEYS = {"aws": "aws:region", "gcp": "gcp:region"}
 
@@ -43,6 +52,10 @@ class ConfigError(Exception):
 class Settings:
     spec: PlatformSpec
     kubeconfig: pulumi.Output[str] | None
+    model_credentials: Mapping[str, pulumi.Output[str]] = field(default_factory=dict[str, pulumi.Output[str]])
+    """Credential entry name -> its value as a Pulumi secret (only the entries models reference)."""
+    openfga_datastore_uri: pulumi.Output[str] | None = None
+    """The external OpenFGA Postgres URI (secret); ``None`` unless ``openfga.datastore: external``."""
 
 
 def load() -> Settings:
@@ -66,9 +79,16 @@ def load() -> Settings:
         problems.extend(Problem(_full_key(p.key), p.message) for p in exc.problems)
     problems.extend(_provider_region_problems(raw))
     kubeconfig = _kubeconfig(config, raw.get("cloud"), problems)
+    credentials = _model_credentials(spec, problems)
+    datastore_uri = _openfga_datastore_uri(config, spec, problems)
     if problems or spec is None:
         raise ConfigError(problems)
-    return Settings(spec=spec, kubeconfig=kubeconfig)
+    return Settings(
+        spec=spec,
+        kubeconfig=kubeconfig,
+        model_credentials=credentials,
+        openfga_datastore_uri=datastore_uri,
+    )
 
 
 def _full_key(key: str) -> str:
@@ -82,7 +102,7 @@ def _all_config() -> Mapping[str, Any]:
 
 
 def _unknown_keys() -> Iterator[Problem]:
-    known = {*spec_keys(), KUBECONFIG_KEY}
+    known = {*spec_keys(), KUBECONFIG_KEY, MODEL_CREDENTIALS_KEY, OPENFGA_DATASTORE_URI_KEY}
     for full in sorted(_all_config()):
         namespace, _, key = full.partition(":")
         if namespace == NAMESPACE and key not in known:
@@ -130,3 +150,78 @@ def _kubeconfig(config: pulumi.Config, cloud: object, problems: list[Problem]) -
         problems.append(Problem(full, "stored in plain text; set it again with pulumi config set --secret"))
         return None
     return config.require_secret(KUBECONFIG_KEY)
+
+
+def _model_credentials(spec: PlatformSpec | None, problems: list[Problem]) -> dict[str, pulumi.Output[str]]:
+    """The credential entries the models reference, each as a Pulumi secret."""
+    full = _full_key(MODEL_CREDENTIALS_KEY)
+    raw = runtime_config.get_config(full)
+    if raw is None:
+        entries: dict[str, Any] = {}
+    elif not runtime_config.is_config_secret(full):
+        problems.append(
+            Problem(
+                full,
+                "stored in plain text; set each entry again with "
+                "pulumi config set --secret --path 'gpuplane:modelCredentials.<name>' <value>",
+            )
+        )
+        return {}
+    else:
+        try:
+            parsed: Any = json.loads(raw)
+        except json.JSONDecodeError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            problems.append(Problem(full, "expected a map of credential name to secret value"))
+            return {}
+        entries = cast(dict[str, Any], parsed)
+    found: dict[str, pulumi.Output[str]] = {}
+    for name, value in entries.items():
+        if not isinstance(value, str) or not value:
+            problems.append(Problem(f"{full}.{name}", "expected a non-empty secret string"))
+    if spec is None:
+        return {}
+    for index, model in enumerate(spec.models):
+        name = model.backend.credential
+        if name is None:
+            continue
+        value = entries.get(name)
+        if value is None:
+            problems.append(
+                Problem(
+                    f"{full}.{name}",
+                    f"models[{index}].backend.credential names {name!r}, which is not set: "
+                    f"pulumi config set --secret --path 'gpuplane:modelCredentials.{name}' <value>",
+                )
+            )
+        elif isinstance(value, str) and value:
+            found[name] = pulumi.Output.secret(value)
+    return found
+
+
+def _openfga_datastore_uri(
+    config: pulumi.Config, spec: PlatformSpec | None, problems: list[Problem]
+) -> pulumi.Output[str] | None:
+    full = _full_key(OPENFGA_DATASTORE_URI_KEY)
+    present = config.get(OPENFGA_DATASTORE_URI_KEY) is not None
+    if spec is None:
+        return None
+    wanted = spec.openfga.enabled and spec.openfga.datastore == "external"
+    if not wanted:
+        if present:
+            problems.append(Problem(full, "only used with openfga.datastore: external; remove it"))
+        return None
+    if not present:
+        problems.append(
+            Problem(
+                full,
+                "openfga.datastore external needs the Postgres URI: "
+                "pulumi config set --secret gpuplane:openfgaDatastoreUri 'postgres://user:password@host:5432/openfga'",
+            )
+        )
+        return None
+    if not runtime_config.is_config_secret(full):
+        problems.append(Problem(full, "stored in plain text; set it again with pulumi config set --secret"))
+        return None
+    return config.require_secret(OPENFGA_DATASTORE_URI_KEY)

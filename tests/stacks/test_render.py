@@ -25,6 +25,13 @@ NO_UPSTREAM_DEFAULTS = {"cluster-autoscaler"}
 # defaults stored in third_party/upstream-extra (13.1.0, and present in 11.1.6 too).
 CHECKED_ELSEWHERE = {
     "dcgm-exporter": {"securityContext.privileged", "extraVolumeMounts[1].readOnly", "extraVolumeMounts[2].readOnly"},
+    # The EnvoyGateway config document (config.envoyGateway) is free-form in the chart; its fields are
+    # checked by tests/components/addons/test_gateway.py against Envoy Gateway v1.8.3's config types.
+    "gateway-helm": {
+        "config.envoyGateway.provider.kubernetes",
+        "config.envoyGateway.rateLimit",
+        "config.envoyGateway.extensionManager",
+    },
     "kube-prometheus-stack": {
         "grafana.nodeSelector",
         "grafana.sidecar.dashboards.folderAnnotation",
