@@ -86,7 +86,7 @@ def test_spec_changes_reach_the_policies_through_the_components(analyze: Analyze
     assert [(v.policy, v.level, v.message) for v in analyze(always_on)] == [
         (
             "gpu-pool-scale-to-zero",
-            "advisory",
+            "mandatory",
             "EKS node group gpuplane-cluster-gpu-training keeps at least 1 GPU nodes running; set its minimum to 0",
         )
     ]

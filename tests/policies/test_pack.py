@@ -19,7 +19,7 @@ import policies
 from gpuplane.analyzer import PACK_DIR, PolicyPackServer
 from tests.policies import catalog_sync
 
-ADVISORY = {"cloud-cluster-ha-control-plane", "gpu-pool-scale-to-zero", "conformance-stack-ai-requirements"}
+ADVISORY = {"cloud-cluster-ha-control-plane", "conformance-stack-ai-requirements"}
 STACK = {
     "gpu-stack-max-gpus",
     "gpu-stack-max-hourly-cost",

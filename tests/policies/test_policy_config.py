@@ -504,6 +504,7 @@ def test_shipped_configs(pack: PolicyPackServer) -> None:
     assert production["cloud-cluster-ha-control-plane"][0] == "mandatory"
     assert production["conformance-stack-ai-requirements"][0] == "advisory"
     assert production["gpu-pool-scale-to-zero"][0] == "advisory"
+    assert dev["gpu-pool-scale-to-zero"][0] == "mandatory"
     assert production["cloud-eks-control-plane-logging"][1]["requiredLogTypes"] == [
         "api",
         "audit",
