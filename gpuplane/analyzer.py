@@ -151,6 +151,7 @@ class PolicyPackServer:
         self._stderr: list[str] = []
         self._pumps: list[threading.Thread] = []
         self._info: list[PolicyInfo] | None = None
+        self._lines: queue.Queue[str | None] = queue.Queue()
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -164,6 +165,13 @@ class PolicyPackServer:
         self.stop()
 
     def start(self) -> None:
+        """Launch the pack and connect to it (``launch`` then ``connect``)."""
+        self.launch()
+        self.connect()
+
+    def launch(self) -> None:
+        """Start the pack process without waiting for it: its ~0.5 s start-up can overlap other work
+        (``gpuplane plan`` runs the program meanwhile). Call :meth:`connect` before analysing."""
         if self._process is not None:
             raise AnalyzerError("the policy pack is already running")
         if not (self.pack_dir / "PulumiPolicy.yaml").is_file():
@@ -177,8 +185,16 @@ class PolicyPackServer:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
+        self._start_pumps(self._process)
+
+    def connect(self) -> None:
+        """Wait for the launched pack to print its port, then connect and handshake."""
+        if self._process is None:
+            raise AnalyzerError("the policy pack was not launched")
+        if self._stub is not None:
+            return
         try:
-            port = self._read_port(self._process)
+            port = self._await_port(self._process)
             self._channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=_GRPC_OPTIONS)
             try:
                 grpc.channel_ready_future(self._channel).result(timeout=self.startup_timeout)
@@ -214,8 +230,9 @@ class PolicyPackServer:
             if stream is not None:
                 stream.close()
 
-    def _read_port(self, process: subprocess.Popen[bytes]) -> int:
+    def _start_pumps(self, process: subprocess.Popen[bytes]) -> None:
         lines: queue.Queue[str | None] = queue.Queue()
+        self._lines = lines
 
         def pump_stdout() -> None:
             assert process.stdout is not None
@@ -234,9 +251,11 @@ class PolicyPackServer:
         ]
         for pump in self._pumps:
             pump.start()
+
+    def _await_port(self, process: subprocess.Popen[bytes]) -> int:
         while True:
             try:
-                line = lines.get(timeout=self.startup_timeout)
+                line = self._lines.get(timeout=self.startup_timeout)
             except queue.Empty:
                 raise AnalyzerError(f"the policy pack did not print its port within {self.startup_timeout}s") from None
             if line is None:
@@ -340,6 +359,13 @@ class PolicyPackServer:
         organization: str = "organization",
     ) -> list[Violation]:
         """Configure the pack for ``stack`` and ``config`` and analyse ``recording`` (engine order)."""
+        session = AnalysisSession(self, project=project, stack=stack, config=config, organization=organization)
+        for resource in recording.resources:
+            session.add(resource)
+        return session.finish()
+
+    def configure(self, *, project: str, stack: str, config: Mapping[str, Any] | None, organization: str) -> None:
+        """ConfigureStack and Configure, as the engine does before a deployment's first resource."""
         self._call(
             "ConfigureStack",
             analyzer_pb2.AnalyzerStackConfigureRequest(
@@ -362,44 +388,114 @@ class PolicyPackServer:
                 }
             ),
         )
-        severities = {p.name: p.severity for p in self.info()}
+
+    def analyze_stack(
+        self, resources: Sequence[RecordedResource], by_urn: Mapping[str, RecordedResource]
+    ) -> list[Violation]:
         descriptions = {p.name: p.description for p in self.info()}
-        resources = _with_root_stack(recording.resources, project=project, stack=stack)
-        by_urn = {r.urn: r for r in resources}
-        violations: list[Violation] = []
-        for resource in resources:
-            request = analyzer_pb2.AnalyzeRequest(
-                type=resource.type,
-                properties=_struct(_engine_value(resource.wire_inputs, by_urn)),
-                urn=resource.urn,
-                name=resource.name,
-                options=_options(resource),
-                provider=_provider(resource, by_urn),
-            )
-            remediated = self._call("Remediate", request, resource.urn)
-            for remediation in remediated.remediations:
-                if remediation.diagnostic:
-                    violations.append(
-                        Violation(remediation.policyName, "advisory", remediation.diagnostic, resource.urn)
-                    )
-                elif remediation.HasField("properties"):
-                    request.properties.CopyFrom(remediation.properties)
-                    violations.append(
-                        Violation(
-                            remediation.policyName,
-                            "remediate",
-                            f"remediated: {remediation.description}",
-                            resource.urn,
-                            severities.get(remediation.policyName, ""),
-                        )
-                    )
-            response = self._call("Analyze", request, resource.urn)
-            # Like the engine, report resource diagnostics against the analysed resource's URN.
-            violations.extend(_violations(response.diagnostics, descriptions, urn=resource.urn))
         stack_request = analyzer_pb2.AnalyzeStackRequest(resources=[_stack_resource(r, by_urn) for r in resources])
         response = self._call("AnalyzeStack", stack_request, "the stack")
-        violations.extend(_violations(response.diagnostics, descriptions, urn=None))
+        return _violations(response.diagnostics, descriptions, urn=None)
+
+    def analyze_resource(self, resource: RecordedResource, by_urn: Mapping[str, RecordedResource]) -> list[Violation]:
+        """Remediate then Analyze one resource, as the engine does for each registration."""
+        severities = {p.name: p.severity for p in self.info()}
+        descriptions = {p.name: p.description for p in self.info()}
+        violations: list[Violation] = []
+        request = analyzer_pb2.AnalyzeRequest(
+            type=resource.type,
+            properties=_struct(_engine_value(resource.wire_inputs, by_urn)),
+            urn=resource.urn,
+            name=resource.name,
+            options=_options(resource),
+            provider=_provider(resource, by_urn),
+        )
+        remediated = self._call("Remediate", request, resource.urn)
+        for remediation in remediated.remediations:
+            if remediation.diagnostic:
+                violations.append(Violation(remediation.policyName, "advisory", remediation.diagnostic, resource.urn))
+            elif remediation.HasField("properties"):
+                request.properties.CopyFrom(remediation.properties)
+                violations.append(
+                    Violation(
+                        remediation.policyName,
+                        "remediate",
+                        f"remediated: {remediation.description}",
+                        resource.urn,
+                        severities.get(remediation.policyName, ""),
+                    )
+                )
+        response = self._call("Analyze", request, resource.urn)
+        # Like the engine, report resource diagnostics against the analysed resource's URN.
+        violations.extend(_violations(response.diagnostics, descriptions, urn=resource.urn))
         return violations
+
+
+class AnalysisSession:
+    """One stack's analysis, fed resource by resource while the program still registers them.
+
+    Like the engine, which analyses each resource as it is registered, this overlaps the pack's work
+    (in its own process, on another core) with the program's. A worker thread connects to the pack
+    (waiting for its start-up if needed), configures it for the stack, analyses the root stack and then
+    every resource handed to :meth:`add`; :meth:`finish` adds the stack-wide ``AnalyzeStack``.
+    """
+
+    def __init__(
+        self,
+        server: PolicyPackServer,
+        *,
+        project: str,
+        stack: str,
+        config: Mapping[str, Any] | None,
+        organization: str = "organization",
+    ) -> None:
+        self._server = server
+        self._project, self._stack, self._config, self._organization = project, stack, config, organization
+        self._queue: queue.Queue[RecordedResource | None] = queue.Queue()
+        self._resources: list[RecordedResource] = []
+        self._by_urn: dict[str, RecordedResource] = {}
+        self._violations: list[Violation] = []
+        self._error: BaseException | None = None
+        self._worker = threading.Thread(target=self._work, daemon=True)
+        self._worker.start()
+
+    def add(self, resource: RecordedResource) -> None:
+        self._queue.put(resource)
+
+    def finish(self) -> list[Violation]:
+        """Wait for every added resource, then analyse the whole stack; raises what the worker raised."""
+        self._queue.put(None)
+        self._worker.join()
+        if self._error is not None:
+            raise self._error
+        return self._violations + self._server.analyze_stack(self._resources, self._by_urn)
+
+    def abandon(self) -> None:
+        """Stop without a verdict (the program failed); errors of the worker are dropped."""
+        self._queue.put(None)
+        self._worker.join()
+
+    def _work(self) -> None:
+        try:
+            self._server.connect()
+            self._server.configure(
+                project=self._project, stack=self._stack, config=self._config, organization=self._organization
+            )
+            first = self._queue.get()
+            self._analyze(_root_stack(project=self._project, stack=self._stack, child=first))
+            resource = first
+            while resource is not None:
+                self._analyze(resource)
+                resource = self._queue.get()
+        except BaseException as error:
+            self._error = error
+            while self._queue.get() is not None:  # let add() callers go on; finish() reports the error
+                pass
+
+    def _analyze(self, resource: RecordedResource) -> None:
+        self._resources.append(resource)
+        self._by_urn[resource.urn] = resource
+        self._violations.extend(self._server.analyze_resource(resource, self._by_urn))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -573,11 +669,14 @@ def _stack_resource(
     )
 
 
-def _with_root_stack(resources: Sequence[RecordedResource], *, project: str, stack: str) -> list[RecordedResource]:
-    """The recorded resources preceded by the root ``pulumi:pulumi:Stack`` the engine also analyses."""
-    roots = {r.parent for r in resources if "::pulumi:pulumi:Stack::" in r.parent}
-    urn = next(iter(sorted(roots)), f"urn:pulumi:{stack}::{project}::pulumi:pulumi:Stack::{project}-{stack}")
-    root = RecordedResource(
+def _root_stack(*, project: str, stack: str, child: RecordedResource | None) -> RecordedResource:
+    """The root ``pulumi:pulumi:Stack`` the engine analyses first (the recorder does not record it):
+    the first registered resource's parent, or the URN the engine would give it."""
+    if child is not None and "::pulumi:pulumi:Stack::" in child.parent:
+        urn = child.parent
+    else:
+        urn = f"urn:pulumi:{stack}::{project}::pulumi:pulumi:Stack::{project}-{stack}"
+    return RecordedResource(
         urn=urn,
         type="pulumi:pulumi:Stack",
         name=urn.rsplit("::", 1)[-1],
@@ -590,7 +689,6 @@ def _with_root_stack(resources: Sequence[RecordedResource], *, project: str, sta
         wire_inputs={},
         outputs={},
     )
-    return [root, *resources]
 
 
 def _violations(

@@ -11,9 +11,12 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from gpuplane import stackfiles
+
+if TYPE_CHECKING:
+    from gpuplane.plan import StackPlan
 
 EXIT_OK = 0
 EXIT_POLICY = 1
@@ -53,9 +56,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _plan(arguments: Sequence[str], *, as_json: bool, policy_config: Path | None, out: TextIO, err: TextIO) -> int:
-    from gpuplane.analyzer import PACK_DIR, AnalyzerError, PolicyConfigError, PolicyPackServer, load_config
-    from gpuplane.plan import check_policies, plan_stack, policy_config_for, to_json
-    from gpuplane.report import write_report
+    from gpuplane.analyzer import PolicyConfigError, load_config
 
     try:
         paths = [stackfiles.resolve(a) for a in arguments] if arguments else stackfiles.discover()
@@ -65,17 +66,43 @@ def _plan(arguments: Sequence[str], *, as_json: bool, policy_config: Path | None
     except (stackfiles.StackFileError, PolicyConfigError, OSError) as error:
         print(f"gpuplane: {error}", file=err)
         return EXIT_CONFIG
-    plans = [plan_stack(f) for f in files]
+    plans = _plan_with_policies(files, policy_config, err)
+    if isinstance(plans, int):
+        return plans
+    _write_plans(plans, as_json=as_json, out=out, err=err)
+    if any(p.errors for p in plans):
+        return EXIT_CONFIG
+    if any(p.mandatory_violations for p in plans):
+        return EXIT_POLICY
+    return EXIT_OK
+
+
+def _plan_with_policies(
+    files: Sequence[stackfiles.StackFile], policy_config: Path | None, err: TextIO
+) -> list[StackPlan] | int:
+    """Plan every stack and check it with the policy pack; an exit code when the pack cannot run."""
+    from gpuplane.analyzer import PACK_DIR, AnalyzerError, PolicyConfigError, PolicyPackServer
+    from gpuplane.plan import plan_with_policies, policy_config_for
+
+    server = PolicyPackServer()
     try:
-        if any(not p.errors for p in plans):
-            with PolicyPackServer() as server:
-                check_policies(plans, server, lambda stack: policy_config or policy_config_for(stack, PACK_DIR))
+        server.launch()  # the pack starts up while the first program runs
+        plans = [plan_with_policies(f, server, policy_config or policy_config_for(f.name, PACK_DIR)) for f in files]
     except PolicyConfigError as error:
         print(f"gpuplane: policy config: {error}", file=err)
         return EXIT_CONFIG
     except AnalyzerError as error:
         print(f"gpuplane: the policy pack failed: {error}", file=err)
         return EXIT_PACK_FAILED
+    finally:
+        server.stop()
+    return plans
+
+
+def _write_plans(plans: Sequence[StackPlan], *, as_json: bool, out: TextIO, err: TextIO) -> None:
+    from gpuplane.plan import to_json
+    from gpuplane.report import write_report
+
     if as_json:
         json.dump({"stacks": [to_json(p) for p in plans]}, out, indent=2)
         out.write("\n")
@@ -85,11 +112,6 @@ def _plan(arguments: Sequence[str], *, as_json: bool, policy_config: Path | None
     for plan in plans:
         for problem in plan.errors:
             print(f"{plan.stack}: {problem}", file=err)
-    if any(p.errors for p in plans):
-        return EXIT_CONFIG
-    if any(p.mandatory_violations for p in plans):
-        return EXIT_POLICY
-    return EXIT_OK
 
 
 def _render(argument: str, out_dir: Path, *, out: TextIO, err: TextIO) -> int:

@@ -16,8 +16,8 @@ from components.addons.gateway import route_summary
 from components.cost import CostEstimate, estimate_cost
 from components.spec import PlatformSpec, Problem
 from gpuplane import stackfiles
-from gpuplane.analyzer import PolicyPackServer, Violation
-from gpuplane.recording import Recording, run_program
+from gpuplane.analyzer import AnalysisSession, PolicyPackServer, Violation, load_config
+from gpuplane.recording import RecordedResource, Recording, run_program
 from gpuplane.render import chart_entry, helm_releases
 
 KUEUE_API = "kubernetes:kueue.x-k8s.io/v1beta2"
@@ -42,8 +42,11 @@ class StackPlan:
         return [v for v in self.violations if v.level == "mandatory"]
 
 
-def plan_stack(stack_file: stackfiles.StackFile) -> StackPlan:
-    """Run the program for ``stack_file`` under the mock runtime; config errors are collected, not raised."""
+def plan_stack(
+    stack_file: stackfiles.StackFile, on_register: Callable[[RecordedResource], None] | None = None
+) -> StackPlan:
+    """Run the program for ``stack_file`` under the mock runtime; config errors are collected, not raised.
+    ``on_register`` sees each resource as it is registered."""
     from stacks.program import main
     from stacks.settings import ConfigError
 
@@ -61,6 +64,7 @@ def plan_stack(stack_file: stackfiles.StackFile) -> StackPlan:
             config=stack_file.config,
             secret_keys=stack_file.secret_keys,
             region=region,
+            on_register=on_register,
         )
     except ConfigError as error:
         plan.errors = list(error.problems)
@@ -117,18 +121,24 @@ def tenant_queues(plan: StackPlan) -> list[TenantQueue]:
     return result
 
 
-def check_policies(plans: list[StackPlan], server: PolicyPackServer, config_for: Callable[[str], Path | None]) -> None:
-    """Feed every planned stack's recording to the policy pack (one pack process for all stacks)."""
-    from gpuplane.analyzer import load_config
-
-    project = stackfiles.project_name()
-    for plan in plans:
-        if plan.errors:
-            continue
-        config_path = config_for(plan.stack)
-        config = None if config_path is None else load_config(config_path)
-        plan.policy_config = config_path
-        plan.violations = server.analyze(plan.recording, project=project, stack=plan.stack, config=config)
+def plan_with_policies(
+    stack_file: stackfiles.StackFile, server: PolicyPackServer, config_path: Path | None
+) -> StackPlan:
+    """Plan one stack while the policy pack analyses each resource as it is registered (as the engine
+    does), then the whole stack. One pack process serves every stack."""
+    config = None if config_path is None else load_config(config_path)
+    session = AnalysisSession(server, project=stackfiles.project_name(), stack=stack_file.name, config=config)
+    try:
+        plan = plan_stack(stack_file, on_register=session.add)
+    except BaseException:
+        session.abandon()
+        raise
+    if plan.errors:
+        session.abandon()
+        return plan
+    plan.policy_config = config_path
+    plan.violations = session.finish()
+    return plan
 
 
 def policy_config_for(stack: str, pack_dir: Path) -> Path | None:
@@ -136,6 +146,19 @@ def policy_config_for(stack: str, pack_dir: Path) -> Path | None:
     env = stack.rpartition("-")[2]
     candidate = pack_dir / "config" / f"{env}.json"
     return candidate if env and candidate.is_file() else None
+
+
+def charts(plan: StackPlan) -> list[dict[str, str]]:
+    """Every Helm release, sorted by release name (registration order varies from run to run)."""
+    return sorted((chart_entry(r) for r in helm_releases(plan.recording)), key=lambda c: c["release"])
+
+
+_LEVEL_ORDER = {"mandatory": 0, "remediate": 1, "advisory": 2}
+
+
+def sorted_violations(plan: StackPlan) -> list[Violation]:
+    """Mandatory first, then by policy and resource: a stable order for reports and PR diffs."""
+    return sorted(plan.violations, key=lambda v: (_LEVEL_ORDER.get(v.level, 3), v.policy, v.urn, v.message))
 
 
 def resource_counts(recording: Recording) -> list[tuple[str, int]]:
@@ -153,7 +176,8 @@ def to_json(plan: StackPlan) -> dict[str, Any]:
         "cloud": None if spec is None else spec.cloud,
         "region": None if spec is None else spec.region,
         "resources": [
-            {"type": r.type, "name": r.name, "parent": r.parent, "urn": r.urn} for r in plan.recording.resources
+            {"type": r.type, "name": r.name, "parent": r.parent, "urn": r.urn}
+            for r in sorted(plan.recording.resources, key=lambda r: r.urn)
         ],
         "gpu_pools": [] if spec is None else _pools_json(spec),
         "cost": None
@@ -166,7 +190,7 @@ def to_json(plan: StackPlan) -> dict[str, Any]:
             "currency": cost.currency,
             "notes": list(cost.notes),
         },
-        "charts": [chart_entry(r) for r in helm_releases(plan.recording)],
+        "charts": charts(plan),
         "routes": [] if spec is None else [r.to_json() for r in route_summary(spec)],
         "tenants": [
             {
@@ -182,7 +206,7 @@ def to_json(plan: StackPlan) -> dict[str, Any]:
         "policy_config": None if plan.policy_config is None else str(plan.policy_config),
         "violations": [
             {"policy": v.policy, "level": v.level, "message": v.message, "urn": v.urn, "severity": v.severity}
-            for v in plan.violations
+            for v in sorted_violations(plan)
         ],
         "errors": [{"key": p.key, "message": p.message} for p in plan.errors],
     }

@@ -108,33 +108,40 @@ def unwrap_secrets(value: Any) -> Any:
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     """A mock monitor that also keeps what each registration asked for."""
 
-    def __init__(self, mocks: pulumi_mocks.Mocks, recording: Recording) -> None:
+    def __init__(
+        self,
+        mocks: pulumi_mocks.Mocks,
+        recording: Recording,
+        on_register: Callable[[RecordedResource], None] | None = None,
+    ) -> None:
         super().__init__(mocks)
         self.recording = recording
+        self.on_register = on_register
 
     def RegisterResource(self, request: Any) -> Any:
         response: Any = super().RegisterResource(request)  # pyright: ignore[reportUnknownMemberType]
         if request.type == "pulumi:pulumi:Stack":
             return response
         outputs = json_format.MessageToDict(response.object) if response.object else {}
-        self.recording.resources.append(
-            RecordedResource(
-                urn=response.urn,
-                type=request.type,
-                name=request.name,
-                custom=bool(request.custom),
-                parent=request.parent,
-                provider=request.provider,
-                dependencies=list(request.dependencies),
-                property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
-                deleted_with=request.deletedWith,
-                wire_inputs=json_format.MessageToDict(request.object),
-                outputs=unwrap_secrets(outputs),
-                id=response.id,
-                protect=bool(request.protect),
-                ignore_changes=list(request.ignoreChanges),
-            )
+        resource = RecordedResource(
+            urn=response.urn,
+            type=request.type,
+            name=request.name,
+            custom=bool(request.custom),
+            parent=request.parent,
+            provider=request.provider,
+            dependencies=list(request.dependencies),
+            property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
+            deleted_with=request.deletedWith,
+            wire_inputs=json_format.MessageToDict(request.object),
+            outputs=unwrap_secrets(outputs),
+            id=response.id,
+            protect=bool(request.protect),
+            ignore_changes=list(request.ignoreChanges),
         )
+        self.recording.resources.append(resource)
+        if self.on_register is not None:
+            self.on_register(resource)
         return response
 
 
@@ -286,17 +293,24 @@ def run_program(
     config: Mapping[str, str] | None = None,
     secret_keys: list[str] | None = None,
     region: str = "us-east-1",
+    on_register: Callable[[RecordedResource], None] | None = None,
 ) -> Recording:
     """Run ``program`` under the mock runtime (not a preview) and return what it registered.
 
     Exceptions raised by the program propagate after outstanding registrations have settled.
+    ``on_register`` sees each resource as it is registered (``gpuplane plan`` streams them to the
+    policy pack, as the engine does).
     """
     recording = Recording()
 
     def run() -> None:
         mocks = GpuplaneMocks(recording, region)
         pulumi_mocks.set_mocks(
-            mocks, project=project, stack=stack, preview=False, monitor=RecordingMonitor(mocks, recording)
+            mocks,
+            project=project,
+            stack=stack,
+            preview=False,
+            monitor=RecordingMonitor(mocks, recording, on_register),
         )
         set_all_config(dict(config or {}), list(secret_keys or []))
         _sync_await(run_pulumi_func(program))  # pyright: ignore[reportArgumentType]

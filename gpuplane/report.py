@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import TextIO
 
 from components.addons.gateway import route_summary
-from gpuplane.plan import StackPlan, resource_counts, tenant_queues
-from gpuplane.render import chart_entry, helm_releases
+from gpuplane.plan import StackPlan, charts, resource_counts, sorted_violations, tenant_queues
 
 
 def write_report(plan: StackPlan, out: TextIO) -> None:
@@ -72,10 +71,10 @@ def _write_tenants(plan: StackPlan, out: TextIO) -> None:
 
 
 def _write_addons(plan: StackPlan, out: TextIO) -> None:
-    charts = [chart_entry(r) for r in helm_releases(plan.recording)]
-    if charts:
+    releases = charts(plan)
+    if releases:
         out.write("   Helm releases:\n")
-        for chart in charts:
+        for chart in releases:
             out.write(
                 f"     {chart['release']:<22} {chart['chart']} {chart['version']} in {chart['namespace']}"
                 f"  ({chart['repository']})\n"
@@ -119,7 +118,7 @@ def _write_violations(plan: StackPlan, out: TextIO) -> None:
         return
     out.write(f"   policies ({config}):\n")
     for level in ("mandatory", "advisory", "remediate"):
-        found = [v for v in plan.violations if v.level == level]
+        found = [v for v in sorted_violations(plan) if v.level == level]
         if not found:
             continue
         out.write(f"   {level} violations: {len(found)}\n")
