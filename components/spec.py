@@ -45,10 +45,23 @@ RESERVED_NAMESPACES = frozenset(
         "monitoring",
         "envoy-gateway-system",
         "envoy-ai-gateway-system",
+        "gpuplane-gateway",
+        "gpuplane-ratelimit",
         "openfga",
+        "node-exporter",
+        "dcgm-exporter",
     }
 )
-"""Namespaces the platform itself uses (plus ``kube-*``): never a tenant's name."""
+"""Namespaces the platform itself uses (plus ``kube-*``): never a tenant's name
+(tests/components/test_gpu_platform.py checks every namespace the platform creates is listed)."""
+RESERVED_LABEL_PREFIXES = ("gpuplane.io/",)
+"""Label keys gpuplane sets itself on GPU nodes: a pool's extra ``labels`` may not override them."""
+QUALIFIED_NAME = re.compile(
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
+)
+ASG_TAG_KEY_MAX = 128
+"""EC2 Auto Scaling tag keys, which carry each EKS GPU pool's labels and taints for scale-from-zero."""
+ASG_NODE_TEMPLATE_PREFIX = "k8s.io/cluster-autoscaler/node-template"
 GPU_TAINT_KEY = "nvidia.com/gpu"
 POOL_LABEL = "gpuplane.io/pool"
 GPU_MODEL_LABEL = "gpuplane.io/gpu"
@@ -506,11 +519,40 @@ def _pool_problems(spec: PlatformSpec, index: int, pool: GpuPool) -> Iterator[Pr
     yield from _capacity_problems(spec.cloud, key, pool)
     yield from _offering_problems(spec.cloud, key, pool)
     yield from _sharing_problems(key, pool)
+    yield from _label_key_problems(spec.cloud, key, pool)
     if pool.taints is not None and spec.cloud != "existing":
         yield Problem(
             f"{key}.taints",
             "taints can only be declared for existing clusters; gpuplane taints managed pools",
         )
+
+
+def _label_key_problems(cloud: Cloud, key: str, pool: GpuPool) -> Iterator[Problem]:
+    reserved = {DEVICE_PLUGIN_CONFIG_LABEL, MIG_CONFIG_LABEL}
+    for label in pool.labels:
+        if not _is_qualified_name(label):
+            yield Problem(
+                f"{key}.labels.{label}", "not a Kubernetes label key ([prefix/]name, name up to 63 characters)"
+            )
+        elif label.startswith(RESERVED_LABEL_PREFIXES) or label in reserved:
+            yield Problem(f"{key}.labels.{label}", "set by gpuplane from the pool's name, GPU and sharing; remove it")
+    for index, taint in enumerate(pool.taints or ()):
+        if not _is_qualified_name(taint.key):
+            yield Problem(f"{key}.taints[{index}].key", "not a Kubernetes taint key ([prefix/]name)")
+    if cloud == "aws":
+        keys = [f"label/{k}" for k in pool.node_labels] + [f"taint/{t.key}" for t in pool.node_taints]
+        for suffix in keys:
+            if len(f"{ASG_NODE_TEMPLATE_PREFIX}/{suffix}") > ASG_TAG_KEY_MAX:
+                yield Problem(
+                    f"{key}.labels",
+                    f"{suffix.partition('/')[2]!r} is too long for the Auto Scaling group tag that lets the "
+                    f"autoscaler scale this pool from zero (at most {ASG_TAG_KEY_MAX} characters with its prefix)",
+                )
+
+
+def _is_qualified_name(key: str) -> bool:
+    prefix, _, name = key.rpartition("/")
+    return bool(QUALIFIED_NAME.match(key)) and len(name) <= 63 and len(prefix) <= 253
 
 
 def _capacity_problems(cloud: Cloud, key: str, pool: GpuPool) -> Iterator[Problem]:

@@ -117,6 +117,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         super().__init__(mocks)
         self.recording = recording
         self.on_register = on_register
+        self.listener_errors: list[Exception] = []
 
     def RegisterResource(self, request: Any) -> Any:
         response: Any = super().RegisterResource(request)  # pyright: ignore[reportUnknownMemberType]
@@ -141,7 +142,10 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         )
         self.recording.resources.append(resource)
         if self.on_register is not None:
-            self.on_register(resource)
+            try:
+                self.on_register(resource)
+            except Exception as error:  # raised by run_program once the run has settled
+                self.listener_errors.append(error)
         return response
 
 
@@ -303,15 +307,11 @@ def run_program(
     """
     recording = Recording()
 
+    mocks = GpuplaneMocks(recording, region)
+    monitor = RecordingMonitor(mocks, recording, on_register)
+
     def run() -> None:
-        mocks = GpuplaneMocks(recording, region)
-        pulumi_mocks.set_mocks(
-            mocks,
-            project=project,
-            stack=stack,
-            preview=False,
-            monitor=RecordingMonitor(mocks, recording, on_register),
-        )
+        pulumi_mocks.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
         set_all_config(dict(config or {}), list(secret_keys or []))
         _sync_await(run_pulumi_func(program))  # pyright: ignore[reportArgumentType]
 
@@ -322,6 +322,8 @@ def run_program(
     finally:
         asyncio.set_event_loop(None)
         loop.close()
+    if monitor.listener_errors:
+        raise monitor.listener_errors[0]
     return recording
 
 

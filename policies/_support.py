@@ -607,7 +607,9 @@ def _lke_pool(resource: Resource, pool: Mapping[str, object], title: str) -> Nod
     known = offering("linode", plan) if gpu else None
     autoscaler = as_map(pool.get("autoscaler"))
     enabled = as_bool(autoscaler.get("enabled"))
-    count = as_int(pool.get("count"))
+    count = as_int(pool.get("count"))  # LkeCluster pools
+    if count is None:
+        count = as_int(pool.get("nodeCount"))  # LkeNodePool resources
     autoscaled = bool(autoscaler) and enabled is not False
     return NodePool(
         urn=resource.urn,

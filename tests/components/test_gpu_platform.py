@@ -150,3 +150,18 @@ def test_install_addons_false_builds_the_cluster_alone() -> None:
 def test_args_check_the_kubeconfig(cloud: str, kubeconfig: str | None, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         GpuPlatformArgs(spec=parse_spec(_neutral_spec(cloud)), kubeconfig=kubeconfig)
+
+
+@pytest.mark.parametrize("stack", ["aws-dev", "gcp-dev", "linode-dev", "existing-dev"])
+def test_every_platform_namespace_is_reserved_from_tenants(stack: str) -> None:
+    """A tenant named like a platform namespace would collide with it: the spec must reserve them all."""
+    from components.spec import RESERVED_NAMESPACES
+    from gpuplane import stackfiles
+    from gpuplane.plan import plan_stack
+
+    plan = plan_stack(stackfiles.load(stackfiles.resolve(stack)))
+    assert plan.spec is not None
+    tenants = {t.name for t in plan.spec.tenants}
+    created = {r.inputs["metadata"]["name"] for r in plan.recording.of_type("kubernetes:core/v1:Namespace")}
+    assert tenants <= created
+    assert created - tenants <= RESERVED_NAMESPACES

@@ -372,7 +372,7 @@ CASES: list[Case] = [
         "eks-gpu-min-one",
         "gpu-pool-scale-to-zero",
         on("aws", EKS_TRAINING, setting("scalingConfig.minSize", 1)),
-        [(A, f"EKS node group {EKS_TRAINING} keeps at least 1 GPU nodes running; set its minimum to 0", EKS_TRAINING)],
+        [(M, f"EKS node group {EKS_TRAINING} keeps at least 1 GPU nodes running; set its minimum to 0", EKS_TRAINING)],
         (EKS_TRAINING,),
     ),
     Case(
@@ -381,7 +381,7 @@ CASES: list[Case] = [
         on("linode", LKE_INFERENCE, setting("autoscaler.min", 2)),
         [
             (
-                A,
+                M,
                 f"LKE node pool {LKE_INFERENCE} keeps at least 2 GPU nodes running; set its minimum to 1 "
                 "(LKE cannot scale below 1)",
                 LKE_INFERENCE,
@@ -395,7 +395,7 @@ CASES: list[Case] = [
         on("gcp", GKE_INFERENCE, chain(setting("autoscaling", DELETE), setting("nodeCount", 4))),
         [
             (
-                A,
+                M,
                 f"GKE node pool {GKE_INFERENCE} has a fixed size of 4 GPU nodes and no autoscaling; autoscale it from 0",
                 GKE_INFERENCE,
             )
@@ -867,3 +867,145 @@ CASES: list[Case] = [
         stack_policy=True,
     ),
 ]
+
+# -- gpu-lke-pool-idle-floor (advisory): LKE GPU pools never scale below one node; the plan prices that floor.
+LKE_PLAN_INFERENCE = "g2-gpu-rtx4000a1-s"
+LKE_PLAN_TRAINING = "g1-gpu-rtx6000-1"
+LKE_FLOOR = "(LKE's autoscaler minimum is 1)"
+IDLE_TRAINING = (
+    A,
+    f"LKE node pool {LKE_TRAINING} keeps at least 1 {LKE_PLAN_TRAINING} node running {LKE_FLOOR}: an idle cost floor "
+    "of $1.50/hour ($1,095/month) at list price",
+    LKE_TRAINING,
+)
+IDLE_INFERENCE = (
+    A,
+    f"LKE node pool {LKE_INFERENCE} keeps at least 1 {LKE_PLAN_INFERENCE} node running {LKE_FLOOR}: an idle cost "
+    "floor of $0.52/hour ($380/month) at list price",
+    LKE_INFERENCE,
+)
+
+
+def inline_gpu_pool(wire: dict[str, Any]) -> None:
+    """A GPU pool declared inline in the LkeCluster's ``pools`` (tainted and labelled like the others)."""
+    wire["pools"].append(
+        {
+            "type": LKE_PLAN_TRAINING,
+            "count": 1,
+            "autoscaler": {"min": 1, "max": 1},
+            "labels": {"gpuplane.io/pool": "inline", "gpuplane.io/gpu": "nvidia-rtx6000"},
+            "taints": [{"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}],
+        }
+    )
+
+
+def bare_lke_pool(base: Callable[[str], Recording]) -> Recording:
+    """An LkeNodePool registered with nothing but its plan: the floor is LKE's minimum of one node."""
+    pool = builders.bare(
+        "linode:index/lkeNodePool:LkeNodePool", "bare-gpu-pool", {"type": LKE_PLAN_INFERENCE, "clusterId": 1}
+    )
+    return builders.extend(base("linode"), Recording(resources=[pool]))
+
+
+CASES.extend(
+    [
+        Case(
+            "lke-gpu-idle-floor",
+            "gpu-lke-pool-idle-floor",
+            lambda base: base("linode"),
+            [IDLE_TRAINING, IDLE_INFERENCE],
+            (LKE_INFERENCE, LKE_TRAINING),
+        ),
+        Case(
+            "lke-gpu-idle-floor-min-two",
+            "gpu-lke-pool-idle-floor",
+            on("linode", LKE_INFERENCE, setting("autoscaler.min", 2)),
+            [
+                IDLE_TRAINING,
+                (
+                    A,
+                    f"LKE node pool {LKE_INFERENCE} keeps at least 2 {LKE_PLAN_INFERENCE} nodes running: an idle cost "
+                    "floor of $1.04/hour ($759/month) at list price",
+                    LKE_INFERENCE,
+                ),
+            ],
+            (LKE_INFERENCE, LKE_TRAINING),
+            also=frozenset({"gpu-pool-scale-to-zero"}),
+        ),
+        Case(
+            "lke-gpu-idle-floor-fixed-size",
+            "gpu-lke-pool-idle-floor",
+            on("linode", LKE_INFERENCE, chain(setting("autoscaler", DELETE), setting("nodeCount", 3))),
+            [
+                IDLE_TRAINING,
+                (
+                    A,
+                    f"LKE node pool {LKE_INFERENCE} keeps at least 3 {LKE_PLAN_INFERENCE} nodes running: an idle cost "
+                    "floor of $1.56/hour ($1,139/month) at list price",
+                    LKE_INFERENCE,
+                ),
+            ],
+            (LKE_INFERENCE, LKE_TRAINING),
+            # A fixed-size pool of 3 is also above LKE's scale-to-zero floor of 1, and 3 nodes no longer
+            # hold the tenants' 4 nvidia-rtx4000-ada units.
+            also=frozenset({"gpu-pool-scale-to-zero", "platform-kueue-quota-within-capacity"}),
+        ),
+        Case(
+            "lke-gpu-idle-floor-inline-pool",
+            "gpu-lke-pool-idle-floor",
+            on("linode", LKE, inline_gpu_pool),
+            [
+                IDLE_TRAINING,
+                IDLE_INFERENCE,
+                (
+                    A,
+                    f"LKE cluster {LKE} pools[1] keeps at least 1 {LKE_PLAN_TRAINING} node running {LKE_FLOOR}: an idle "
+                    "cost floor of $1.50/hour ($1,095/month) at list price",
+                    LKE,
+                ),
+            ],
+            (LKE, LKE_INFERENCE, LKE_TRAINING),
+            also=frozenset({"platform-kueue-flavor-pool-match"}),  # no ResourceFlavor for the new pool
+        ),
+        Case(
+            "lke-gpu-idle-floor-unpriced",
+            "gpu-lke-pool-idle-floor",
+            on("linode", LKE_INFERENCE, setting("type", "g3-gpu-rtx9000-1")),
+            [
+                IDLE_TRAINING,
+                (
+                    A,
+                    f"LKE node pool {LKE_INFERENCE} keeps at least 1 g3-gpu-rtx9000-1 node running {LKE_FLOOR}; "
+                    "g3-gpu-rtx9000-1 has no known hourly price, so its idle cost floor is unknown",
+                    LKE_INFERENCE,
+                ),
+            ],
+            (LKE_INFERENCE, LKE_TRAINING),
+            also=frozenset({"gpu-pool-instance-type-allowed", "gpu-stack-max-gpus", "gpu-stack-max-hourly-cost"}),
+        ),
+        Case(
+            "lke-gpu-idle-floor-missing-keys",
+            "gpu-lke-pool-idle-floor",
+            bare_lke_pool,
+            [
+                IDLE_TRAINING,
+                IDLE_INFERENCE,
+                (
+                    A,
+                    f"LKE node pool bare-gpu-pool keeps at least 1 {LKE_PLAN_INFERENCE} node running {LKE_FLOOR}: an "
+                    "idle cost floor of $0.52/hour ($380/month) at list price",
+                    "bare-gpu-pool",
+                ),
+            ],
+            ("bare-gpu-pool", LKE_INFERENCE, LKE_TRAINING),
+            also=frozenset(
+                {
+                    "gpu-pool-tainted",
+                    "platform-kueue-flavor-pool-match",
+                    "gpu-stack-max-gpus",
+                    "gpu-stack-max-hourly-cost",
+                }
+            ),
+        ),
+    ]
+)

@@ -297,7 +297,7 @@ def test_server_lifecycle() -> None:
     with server:
         with pytest.raises(AnalyzerError, match="already running"):
             server.start()
-        assert len(server.info()) == 27
+        assert len(server.info()) == 28
     server.stop()  # idempotent
 
 

@@ -19,7 +19,7 @@ import policies
 from gpuplane.analyzer import PACK_DIR, PolicyPackServer
 from tests.policies import catalog_sync
 
-ADVISORY = {"cloud-cluster-ha-control-plane", "conformance-stack-ai-requirements"}
+ADVISORY = {"cloud-cluster-ha-control-plane", "gpu-lke-pool-idle-floor", "conformance-stack-ai-requirements"}
 STACK = {
     "gpu-stack-max-gpus",
     "gpu-stack-max-hourly-cost",
@@ -35,7 +35,7 @@ NAME = re.compile(r"^(cloud|gpu|platform|conformance)-[a-z0-9]+(-[a-z0-9]+)+$")
 
 def test_policy_metadata_over_grpc(pack: PolicyPackServer) -> None:
     info = pack.info()
-    assert len(info) == 27
+    assert len(info) == 28
     assert [p.name for p in info] == [m.META.name for m in policies.MODULES]
     for policy in info:
         assert NAME.match(policy.name), policy.name
@@ -78,7 +78,8 @@ def test_readme_lists_every_policy() -> None:
         meta = module.META
         row = rows[meta.name]
         assert row[1] == meta.severity.value
-        assert row[2] == meta.enforcement.value
+        # The default level, optionally followed by the shipped configs' override: "mandatory (production: advisory)".
+        assert row[2].split(" (", 1)[0] == meta.enforcement.value
         assert row[3] == ("stack" if meta.name in STACK else "resource")
         assert row[4] == meta.rationale
         for key in meta.config:
@@ -111,7 +112,7 @@ def test_importing_the_pack_starts_nothing() -> None:
         timeout=120,
         check=False,
     )
-    assert (result.returncode, result.stdout) == (0, "27")
+    assert (result.returncode, result.stdout) == (0, "28")
 
 
 def test_main_only_builds_the_pack() -> None:

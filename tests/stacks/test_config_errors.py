@@ -130,6 +130,25 @@ CASES: list[tuple[str, Callable[[Config], None], str, str]] = [
     ("aws-dev", _duplicate_pool, "gpuplane:gpuPools[1].name", "duplicate name 'inference-l4'"),
     ("aws-dev", _set("tenants.0.name", "monitoring"), "gpuplane:tenants[0].name", "system or platform namespace"),
     ("gcp-dev", _set("gpu", {"driver": "operator"}), "gpuplane:gpu.driver", "GKE installs the NVIDIA driver"),
+    (
+        "aws-dev",
+        _set("gpuPools.0.labels", {"gpuplane.io/pool": "training-h100"}),
+        "gpuplane:gpuPools[0].labels.gpuplane.io/pool",
+        "set by gpuplane",
+    ),
+    (
+        "aws-dev",
+        _set("gpuPools.0.labels", {"bad key!": "v"}),
+        "gpuplane:gpuPools[0].labels.bad key!",
+        "not a Kubernetes label key",
+    ),
+    (
+        "aws-dev",
+        _set("gpuPools.0.labels", {"a" * 40 + ".example.com/" + "k" * 60: "v"}),
+        "gpuplane:gpuPools[0].labels",
+        "too long for the Auto Scaling group tag",
+    ),
+    ("aws-dev", _set("tenants.0.name", "dcgm-exporter"), "gpuplane:tenants[0].name", "'dcgm-exporter' is a system"),
     ("aws-dev", _duplicate_tenant, "gpuplane:tenants[1].name", "duplicate name 'search'"),
     (
         "aws-dev",

@@ -1,0 +1,54 @@
+"""The recorder behind plan, render and the tests."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pytest
+
+from gpuplane.recording import RecordedResource, run_program
+
+
+def _program() -> None:
+    provider = k8s.Provider("p", kubeconfig=pulumi.Output.secret("kubeconfig"))
+    k8s.core.v1.Namespace(
+        "ns", metadata={"name": "team-a"}, opts=pulumi.ResourceOptions(provider=provider, deleted_with=provider)
+    )
+
+
+def test_records_inputs_secrets_provider_and_deleted_with() -> None:
+    recording = run_program(_program)
+
+    provider, namespace = recording.named("p"), recording.named("ns")
+    assert provider.is_secret("kubeconfig")
+    assert provider.inputs["kubeconfig"] == "kubeconfig"
+    assert namespace.wire_inputs == {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}}
+    assert namespace.provider == f"{provider.urn}::{provider.id}"
+    assert namespace.deleted_with == provider.urn
+
+
+def test_on_register_sees_each_resource_in_order() -> None:
+    seen: list[str] = []
+
+    run_program(_program, on_register=lambda r: seen.append(r.name))
+
+    assert seen == ["p", "ns"]
+
+
+def test_a_listener_error_is_raised_after_the_run_and_the_next_run_works() -> None:
+    def fail(resource: RecordedResource) -> None:
+        raise RuntimeError(f"listener saw {resource.name}")
+
+    with pytest.raises(RuntimeError, match="listener saw p"):
+        run_program(_program, on_register=fail)
+    assert [r.name for r in run_program(_program).resources] == ["p", "ns"]
+
+
+def test_an_unanswered_invoke_is_an_error_not_a_silent_none() -> None:
+    def program() -> None:
+        from pulumi_aws import ec2
+
+        ec2.get_ami(owners=["amazon"], most_recent=True)
+
+    with pytest.raises(Exception, match="does not answer the invoke aws:ec2/getAmi:getAmi"):
+        run_program(program)
