@@ -120,7 +120,7 @@ def _render(argument: str, out_dir: Path, *, out: TextIO, err: TextIO) -> int:
 
     try:
         stack_file = stackfiles.load(stackfiles.resolve(argument))
-    except stackfiles.StackFileError as error:
+    except (stackfiles.StackFileError, OSError) as error:
         print(f"gpuplane: {error}", file=err)
         return EXIT_CONFIG
     plan = plan_stack(stack_file)
@@ -128,7 +128,11 @@ def _render(argument: str, out_dir: Path, *, out: TextIO, err: TextIO) -> int:
         for problem in plan.errors:
             print(f"{plan.stack}: {problem}", file=err)
         return EXIT_CONFIG
-    written = render.write(plan.recording, out_dir)
+    try:
+        written = render.write(plan.recording, out_dir)
+    except (render.RenderTargetError, OSError) as error:
+        print(f"gpuplane: {error}", file=err)
+        return EXIT_CONFIG
     print(f"{plan.stack}: wrote {len(written)} files to {out_dir}", file=out)
     return EXIT_OK
 

@@ -228,6 +228,8 @@ def _pools_json(spec: PlatformSpec) -> list[dict[str, Any]]:
                 "sharing": pool.sharing.mode,
                 "gpu_units_max": pool.max_gpu_units,
                 "hourly_per_node": offering.hourly_usd,
+                "node_labels": pool.node_labels,
+                "taints": [f"{t.key}={t.value}:{t.effect}" for t in pool.node_taints],
                 "scales_to_zero": pool.min_nodes == 0,
             }
         )

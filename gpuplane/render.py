@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast
@@ -84,24 +86,52 @@ def object_filename(obj: Mapping[str, Any]) -> str:
     return re.sub(r"[^a-z0-9.-]+", "-", stem) + ".yaml"
 
 
+MARKER = ".gpuplane-render"
+"""Marks a directory ``render`` wrote, so a re-render may replace it (and nothing else)."""
+
+
+class RenderTargetError(Exception):
+    """``--out`` names a directory ``render`` must not overwrite."""
+
+
 def write(recording: Recording, out: Path) -> list[Path]:
-    """Write the rendered tree; returns the files written."""
-    out.mkdir(parents=True, exist_ok=True)
+    """Write the rendered tree to ``out`` and return the files written.
+
+    Everything is written to a fresh directory next to ``out`` first and moved into place only when
+    complete, so a failure leaves no partial tree and a re-render leaves no stale file. ``out`` must
+    be missing, empty, or a previous render (it has the marker file).
+    """
+    if out.exists() and any(out.iterdir()) and not (out / MARKER).is_file():
+        raise RenderTargetError(f"{out} is not empty and was not written by gpuplane render; choose another --out")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        relative = _write_tree(recording, staging)
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return [out / r for r in relative]
+
+
+def _write_tree(recording: Recording, root: Path) -> list[Path]:
     written: list[Path] = []
     for obj in kubernetes_objects(recording):
-        path = out / object_filename(obj)
+        path = Path(object_filename(obj))
         if path in written:
-            raise ValueError(f"two objects render to {path.name}")
-        path.write_text(yaml.safe_dump(obj, sort_keys=False))
+            raise ValueError(f"two objects render to {path}")
+        (root / path).write_text(yaml.safe_dump(obj, sort_keys=False))
         written.append(path)
-    releases = helm_releases(recording)
+    releases = sorted(helm_releases(recording), key=lambda r: chart_entry(r)["release"])
     charts = [chart_entry(r) for r in releases]
-    (out / "charts.json").write_text(json.dumps(charts, indent=2) + "\n")
-    written.append(out / "charts.json")
-    values_dir = out / "values"
-    values_dir.mkdir(exist_ok=True)
+    (root / "charts.json").write_text(json.dumps(charts, indent=2) + "\n")
+    written.append(Path("charts.json"))
+    (root / "values").mkdir()
     for release, entry in zip(releases, charts, strict=True):
-        path = values_dir / f"{entry['release']}.yaml"
-        path.write_text(yaml.safe_dump(redact(release.wire_inputs.get("values") or {}), sort_keys=False))
+        path = Path("values") / f"{entry['release']}.yaml"
+        (root / path).write_text(yaml.safe_dump(redact(release.wire_inputs.get("values") or {}), sort_keys=False))
         written.append(path)
+    (root / MARKER).write_text("written by gpuplane render; the next render replaces this directory\n")
     return written

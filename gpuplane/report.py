@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import TextIO
 
 from components.addons.gateway import route_summary
+from components.spec import POOL_LABEL, SYSTEM_POOL_NAME
 from gpuplane.plan import StackPlan, charts, resource_counts, sorted_violations, tenant_queues
+
+SYSTEM_LABEL = f"{POOL_LABEL}={SYSTEM_POOL_NAME}"
 
 
 def write_report(plan: StackPlan, out: TextIO) -> None:
@@ -56,6 +59,19 @@ def _write_pools(plan: StackPlan, out: TextIO) -> None:
         )
     if spec.cloud == "linode":
         out.write("     note: LKE's autoscaler minimum is 1 node per pool: these GPU pools never scale to zero\n")
+    if spec.cloud == "existing":
+        _write_existing_node_labels(plan, out)
+
+
+def _write_existing_node_labels(plan: StackPlan, out: TextIO) -> None:
+    """gpuplane cannot label nodes it does not own: say which labels queues and controllers select on."""
+    spec = plan.spec
+    assert spec is not None
+    out.write("     before pulumi up, label the existing nodes (queues and tolerations select on these):\n")
+    out.write(f"       kubectl label nodes <system nodes> {SYSTEM_LABEL}\n")
+    for pool in spec.gpu_pools:
+        labels = " ".join(f"{k}={v}" for k, v in pool.node_labels.items())
+        out.write(f"       kubectl label nodes <{pool.name} nodes> {labels}\n")
 
 
 def _write_tenants(plan: StackPlan, out: TextIO) -> None:
@@ -123,4 +139,5 @@ def _write_violations(plan: StackPlan, out: TextIO) -> None:
             continue
         out.write(f"   {level} violations: {len(found)}\n")
         for violation in found:
-            out.write(f"     [{violation.policy}] {violation.message}\n       at {violation.urn}\n")
+            where = violation.urn or "the whole stack"
+            out.write(f"     [{violation.policy}] {violation.message}\n       at {where}\n")

@@ -10,6 +10,7 @@ placeholders in place, and the whole top-level key is marked secret, as the CLI 
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,7 @@ class StackFile:
     secret_keys: list[str] = field(default_factory=list[str])
 
 
+@functools.cache
 def project_name(root: Path = PROJECT_ROOT) -> str:
     data: Any = yaml.safe_load((root / "Pulumi.yaml").read_text())
     return str(data["name"])
@@ -86,8 +88,11 @@ def load(path: Path) -> StackFile:
         raise StackFileError(f"{path}: config: must be a map")
     config: dict[str, str] = {}
     secret_keys: list[str] = []
+    project = project_name()
     for key, value in raw_config.items():  # pyright: ignore[reportUnknownVariableType]
         full_key = str(key)  # pyright: ignore[reportUnknownArgumentType]
+        if ":" not in full_key:  # the Pulumi CLI reads a bare key as the project's own namespace
+            full_key = f"{project}:{full_key}"
         plain, secret = _without_secure(value, full_key)
         if secret:
             # Like the CLI: a key holding any ``secure:`` value (``config set --secret --path``) is secret.
