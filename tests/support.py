@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from components.spec import PlatformSpec, parse_spec
@@ -52,6 +53,40 @@ def spec_for(cloud: str, **overrides: Any) -> PlatformSpec:
 def record(build: Callable[[], object], region: str = "us-east-1", **config: str) -> Recording:
     """Run ``build`` under the mock runtime with ``preview=False`` and return the registrations."""
     return run_program(build, config=config, region=region)
+
+
+@dataclass
+class RegisteredOutputs:
+    """What a component passed to ``register_outputs``: resolved values and secretness per key."""
+
+    values: dict[str, Any] = field(default_factory=dict[str, Any])
+    secret: dict[str, bool] = field(default_factory=dict[str, bool])
+    _probes: list[Any] = field(default_factory=list[Any])
+
+
+def capture_registered_outputs(monkeypatch: Any, component: type) -> RegisteredOutputs:
+    """Record every ``component.register_outputs({...})`` of the next ``record`` run. The mock monitor
+    drops component outputs, so they are taken at the call (``monkeypatch`` undoes the patch)."""
+    import asyncio
+
+    import pulumi
+
+    seen = RegisteredOutputs()
+    original = component.register_outputs
+
+    def register(self: Any, outputs: dict[str, Any]) -> None:
+        for key, value in outputs.items():
+            output = pulumi.Output.from_input(value)
+
+            async def probe(key: str = key, output: pulumi.Output[Any] = output) -> None:
+                seen.secret[key] = await output.is_secret()
+                seen.values[key] = await output.future()
+
+            seen._probes.append(asyncio.ensure_future(probe()))  # keep a reference until the run settles
+        original(self, outputs)
+
+    monkeypatch.setattr(component, "register_outputs", register)
+    return seen
 
 
 def build_platform(spec: Any, kubeconfig: str | None = None, *, install_addons: bool = False) -> Any:

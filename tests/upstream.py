@@ -22,9 +22,10 @@ import kubernetes_validate
 import promql_parser
 
 UPSTREAM = Path(__file__).resolve().parents[1] / "third_party" / "upstream"
-# Defaults of sub-charts that upstream/ lists as dependencies but does not package (e.g. grafana inside
-# kube-prometheus-stack), taken from the sub-chart's own repository at the pinned version; each folder
-# holds values.json and a SOURCE.md naming repository, tag, commit and path.
+# Defaults that upstream/ does not have, taken from the chart's own repository: sub-charts that upstream/
+# lists as dependencies but does not package (e.g. grafana inside kube-prometheus-stack), and charts with
+# no upstream/ folder at all (cluster-autoscaler, looked up by chart_dir). Each folder holds values.json
+# (or, for a partial stand-in, an excerpt) and a SOURCE.md naming repository, commit, path and version.
 UPSTREAM_EXTRA = Path(__file__).resolve().parents[1] / "third_party" / "upstream-extra"
 GATEWAY_TREE = "envoy-gateway-v1.8.3"
 GATEWAY_GROUPS = {"gateway.envoyproxy.io", "gateway.networking.k8s.io", "gateway.networking.x-k8s.io"}
@@ -90,10 +91,18 @@ def validate_object(obj: Mapping[str, Any], kubernetes_version: str) -> None:
 
 
 def chart_dir(chart: str, version: str) -> Path:
+    """The chart's folder in ``upstream/charts``, else in ``upstream-extra/charts`` (with a ``values.json``).
+
+    ``upstream-extra`` holds defaults taken by hand from a chart's own repository (its ``SOURCE.md`` says
+    from where); such a folder has no ``chart.json``, so the chart is treated as having no dependencies.
+    """
     path = UPSTREAM / "charts" / chart / version
-    if not path.is_dir():
-        raise LookupError(f"no upstream defaults for chart {chart} {version}")
-    return path
+    if path.is_dir():
+        return path
+    extra = UPSTREAM_EXTRA / "charts" / chart / version
+    if (extra / "values.json").is_file():
+        return extra
+    raise LookupError(f"no upstream defaults for chart {chart} {version}")
 
 
 def _load_defaults(path: Path) -> dict[str, Any]:
@@ -103,7 +112,7 @@ def _load_defaults(path: Path) -> dict[str, Any]:
 def unknown_value_paths(chart: str, version: str, values: Mapping[str, Any]) -> list[str]:
     """Key paths set in ``values`` that the pinned chart (or its sub-charts) does not have."""
     base = chart_dir(chart, version)
-    info = json.loads((base / "chart.json").read_text())
+    info = json.loads((base / "chart.json").read_text()) if (base / "chart.json").is_file() else {}
     subcharts: dict[str, Path] = {}
     for dep in info.get("dependencies", []):
         key = dep.get("valuesKey") or dep.get("alias") or dep["name"]

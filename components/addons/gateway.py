@@ -63,6 +63,12 @@ Upstream gotchas:
 - Policies attach to the HTTPRoute the AI Gateway generates with the AIGatewayRoute's name; a
   route-level SecurityPolicy replaces the Gateway-level one for that route, so each carries the
   authentication too.
+- A route must never be live without its policies: the policies' ``targetRefs`` are plain
+  group/kind/name references (no UID), valid before their target exists, so each model's
+  ``{name}-<m>-access`` and ``{name}-<m>-token-limit`` are created *before* ``{name}-<m>-route``,
+  and every route also depends on ``{name}-gateway-auth`` and ``{name}-client-headers``. In any other
+  order a route could take traffic before the Gateway-level authentication or the header stripping
+  exists, or without its token budget, until the policies land.
 - ``helm.v4.Chart`` would skip the ``certgen`` hook (pulumi/pulumi-kubernetes#3284).
 """
 
@@ -96,7 +102,7 @@ EG_NAMESPACE = "envoy-gateway-system"
 AI_GATEWAY_NAMESPACE = "envoy-ai-gateway-system"
 RATELIMIT_NAMESPACE = "gpuplane-ratelimit"
 GATEWAY_NAMESPACE = "gpuplane-gateway"
-RESERVED_NAMESPACES = frozenset({EG_NAMESPACE, AI_GATEWAY_NAMESPACE, RATELIMIT_NAMESPACE, GATEWAY_NAMESPACE})
+GATEWAY_NAMESPACES = frozenset({EG_NAMESPACE, AI_GATEWAY_NAMESPACE, RATELIMIT_NAMESPACE, GATEWAY_NAMESPACE})
 
 GATEWAY_NAME = "gpuplane-ai"
 GATEWAY_CLASS = "gpuplane-ai"
@@ -806,11 +812,7 @@ class AiGatewayArgs:
                     f"credentials: models[{index}] ({model.name}) needs credential {name!r}; "
                     f"have: {', '.join(sorted(self.credentials)) or '(none)'}"
                 )
-        for index, tenant in enumerate(spec.tenants):
-            if tenant.name in RESERVED_NAMESPACES:
-                raise ValueError(
-                    f"scope.spec.tenants[{index}].name: {tenant.name!r} is a gateway namespace; choose another name"
-                )
+        # Tenants named like a gateway namespace are rejected by the spec (its RESERVED_NAMESPACES holds GATEWAY_NAMESPACES).
 
 
 class AiGateway(pulumi.ComponentResource):
@@ -923,7 +925,7 @@ class AiGateway(pulumi.ComponentResource):
             spec=gateway_spec(spec, tls_secret_name),
             opts=scope.opts(self, [*eg_crs, gateway_class, envoy_proxy, *tls_deps]),
         )
-        custom_resource(
+        client_headers = custom_resource(
             f"{name}-client-headers",
             api_version=EG_API,
             kind="ClientTrafficPolicy",
@@ -956,7 +958,7 @@ class AiGateway(pulumi.ComponentResource):
                 opts=scope.opts(self, [routes_ns]),
             )
             auth_deps.append(keys_secret)
-        custom_resource(
+        gateway_auth = custom_resource(
             f"{name}-gateway-auth",
             api_version=EG_API,
             kind="SecurityPolicy",
@@ -968,7 +970,14 @@ class AiGateway(pulumi.ComponentResource):
         self.routes = {}
         for model in spec.models:
             self.routes[model.name] = self._model(
-                name, model, args, meta, eg_crs=eg_crs, ai_crs=ai_crs, auth_deps=auth_deps
+                name,
+                model,
+                args,
+                meta,
+                eg_crs=eg_crs,
+                ai_crs=ai_crs,
+                auth_deps=auth_deps,
+                gateway_policies=[gateway_auth, client_headers],
             )
 
         if hook is not None:
@@ -1027,6 +1036,7 @@ class AiGateway(pulumi.ComponentResource):
         eg_crs: Sequence[pulumi.Resource],
         ai_crs: Sequence[pulumi.Resource],
         auth_deps: Sequence[pulumi.Resource],
+        gateway_policies: Sequence[pulumi.Resource],
     ) -> k8s.apiextensions.CustomResource:
         scope, spec = args.scope, args.scope.spec
         target = backend_target(model.backend)
@@ -1082,29 +1092,32 @@ class AiGateway(pulumi.ComponentResource):
                     opts=scope.opts(self, [*ai_crs, service_backend, secret]),
                 )
             )
+        # The policies first, the route last: Envoy Gateway policies name their target (group, kind,
+        # name), so they may exist before the HTTPRoute the AI Gateway generates; the first
+        # translation that sees the route already has its authentication, admission and budget.
+        access = custom_resource(
+            f"{prefix}-access",
+            api_version=EG_API,
+            kind="SecurityPolicy",
+            metadata=meta(f"{model.name}-access"),
+            spec=route_access_spec(spec, model),
+            opts=scope.opts(self, auth_deps),
+        )
+        token_limit = custom_resource(
+            f"{prefix}-token-limit",
+            api_version=EG_API,
+            kind="BackendTrafficPolicy",
+            metadata=meta(f"{model.name}-token-limit"),
+            spec=token_limit_spec(spec, model),
+            opts=scope.opts(self, eg_crs),
+        )
         route = custom_resource(
             f"{prefix}-route",
             api_version=AIGW_API,
             kind="AIGatewayRoute",
             metadata=meta(model.name),
             spec=route_spec(model),
-            opts=scope.opts(self, route_deps),
-        )
-        custom_resource(
-            f"{prefix}-access",
-            api_version=EG_API,
-            kind="SecurityPolicy",
-            metadata=meta(f"{model.name}-access"),
-            spec=route_access_spec(spec, model),
-            opts=scope.opts(self, [*auth_deps, route]),
-        )
-        custom_resource(
-            f"{prefix}-token-limit",
-            api_version=EG_API,
-            kind="BackendTrafficPolicy",
-            metadata=meta(f"{model.name}-token-limit"),
-            spec=token_limit_spec(spec, model),
-            opts=scope.opts(self, [*eg_crs, route]),
+            opts=scope.opts(self, [*route_deps, *gateway_policies, access, token_limit]),
         )
         return route
 

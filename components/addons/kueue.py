@@ -29,8 +29,12 @@ Kubernetes provider and ``deleted_with`` the native cluster):
   LocalQueue named ``default``).
 - ``{name}-priority-inference`` / ``{name}-priority-batch``: WorkloadPriorityClasses ``inference``
   (1000) and ``batch`` (100). Workloads naming neither get priority 0.
-- ``{name}-service-monitor``: only with a :class:`MonitoringHook`; scrapes the controller's HTTPS
-  metrics endpoint and carries the hook's selector labels.
+- Only with a :class:`MonitoringHook`: ``{name}-service-monitor`` scrapes the controller's HTTPS
+  metrics endpoint and carries the hook's selector labels; it authenticates as
+  ``{name}-metrics-reader`` (ServiceAccount ``gpuplane-metrics-reader`` in ``kueue-system``, no
+  automounted token), allowed nothing but ``get /metrics`` by ``{name}-metrics-reader-role`` /
+  ``{name}-metrics-reader-binding`` (ClusterRole/Binding ``gpuplane-kueue-metrics-reader``), with
+  the token from ``{name}-metrics-reader-token`` (a ``kubernetes.io/service-account-token`` Secret).
 
 Quota rules (docs/decisions/kueue-queues.md):
 
@@ -60,8 +64,20 @@ Upstream gotchas:
 - The chart's own ServiceMonitor (``enablePrometheus``) cannot carry extra labels and binds RBAC to a
   ``prometheus-k8s`` service account kube-prometheus-stack does not have, so it stays off and this
   component writes the ServiceMonitor. Kueue serves metrics over HTTPS with a self-signed certificate
-  (internal cert management), hence ``insecureSkipVerify``; access needs ``get`` on ``/metrics``,
-  which kube-prometheus-stack's Prometheus ClusterRole grants (not with ``prometheus.rbac.namespaced``).
+  (internal cert management), hence ``insecureSkipVerify``, behind controller-runtime's
+  ``WithAuthenticationAndAuthorization`` filter: a bearer token (TokenReview) whose identity may
+  ``get`` the non-resource URL ``/metrics`` (SubjectAccessReview).
+- Scrape credentials: ``bearerTokenFile`` (Prometheus' own projected token) is deprecated in
+  prometheus-operator (0.73+ logs "'bearerTokenFile' is deprecated, use 'authorization' instead";
+  kube-prometheus-stack 88.5.3 ships 0.93.1) and is refused where ``arbitraryFSAccessThroughSMs``
+  denies file access. The pinned ServiceMonitor CRD's ``authorization`` takes only ``type`` and
+  ``credentials`` (a key of a Secret in the ServiceMonitor's namespace; no ``credentialsFile``), so the
+  token must be in a Secret in ``kueue-system``. A token Secret must sit in its ServiceAccount's
+  namespace, so it belongs to a dedicated account there rather than to Prometheus' (which lives in
+  ``monitoring`` and is named after the observability release). Trade-off: the token does not expire
+  (a legacy-style token, not a bound projected one), but it can only read Kueue's metrics, and with
+  ``insecureSkipVerify`` a broad Prometheus token is exactly what should not be sent. It no longer
+  depends on the Prometheus ClusterRole either (formerly broken by ``prometheus.rbac.namespaced``).
 - Custom resources depend on the release (CRDs and webhooks first); on an existing cluster, preview
   can fail for custom resources whose CRDs the same ``up`` installs (pulumi/pulumi-kubernetes#3035).
 
@@ -100,6 +116,12 @@ LOCAL_QUEUE = "default"
 """Kueue assigns jobs without a ``kueue.x-k8s.io/queue-name`` label to the LocalQueue named ``default``."""
 TENANT_LABEL = "gpuplane.io/tenant"
 METRICS_SERVICE_LABEL = "gpuplane.io/metrics"
+METRICS_READER = "gpuplane-metrics-reader"
+"""ServiceAccount (in :data:`NAMESPACE`) whose token Prometheus presents to Kueue's metrics endpoint."""
+METRICS_READER_TOKEN = f"{METRICS_READER}-token"
+"""Its ``kubernetes.io/service-account-token`` Secret (same namespace as the ServiceMonitor)."""
+METRICS_READER_ROLE = "gpuplane-kueue-metrics-reader"
+"""ClusterRole/ClusterRoleBinding name (the chart already owns ``kueue-metrics-reader``)."""
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 PRIORITIES: Mapping[str, tuple[int, str]] = {
     "inference": (1000, "Serving: admitted first, preempts batch work of the same tenant."),
@@ -273,18 +295,7 @@ class KueueAddon(pulumi.ComponentResource):
             )
         self.service_monitor = None
         if args.monitoring is not None:
-            self.service_monitor = custom_resource(
-                f"{name}-service-monitor",
-                api_version="monitoring.coreos.com/v1",
-                kind="ServiceMonitor",
-                metadata={
-                    "name": "kueue-controller-manager-metrics",
-                    "namespace": NAMESPACE,
-                    "labels": {**MANAGED_BY, **args.monitoring.selector_labels},
-                },
-                spec=service_monitor_spec(),
-                opts=scope.opts(self, [self.release, args.monitoring.crds]),
-            )
+            self.service_monitor = self._service_monitor(name, scope, args.monitoring)
         self.register_outputs(
             {
                 "namespace": NAMESPACE,
@@ -295,6 +306,55 @@ class KueueAddon(pulumi.ComponentResource):
                 "localQueues": dict(self.local_queues),
                 "priorityClasses": list(self.priority_classes),
             }
+        )
+
+    def _service_monitor(self, name: str, scope: AddonScope, hook: MonitoringHook) -> k8s.apiextensions.CustomResource:
+        """A metrics-only identity, its token, and the ServiceMonitor that presents it to Kueue."""
+        meta = k8s.meta.v1.ObjectMetaArgs(name=METRICS_READER, namespace=NAMESPACE, labels=dict(MANAGED_BY))
+        reader = k8s.core.v1.ServiceAccount(
+            f"{name}-metrics-reader",
+            metadata=meta,
+            automount_service_account_token=False,
+            opts=scope.opts(self, [self.namespace]),
+        )
+        role = k8s.rbac.v1.ClusterRole(
+            f"{name}-metrics-reader-role",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=METRICS_READER_ROLE, labels=dict(MANAGED_BY)),
+            rules=[k8s.rbac.v1.PolicyRuleArgs(non_resource_urls=["/metrics"], verbs=["get"])],
+            opts=scope.opts(self),
+        )
+        binding = k8s.rbac.v1.ClusterRoleBinding(
+            f"{name}-metrics-reader-binding",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=METRICS_READER_ROLE, labels=dict(MANAGED_BY)),
+            role_ref=k8s.rbac.v1.RoleRefArgs(
+                api_group="rbac.authorization.k8s.io", kind="ClusterRole", name=METRICS_READER_ROLE
+            ),
+            subjects=[k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name=METRICS_READER, namespace=NAMESPACE)],
+            opts=scope.opts(self, [role, reader]),
+        )
+        # The token controller fills in ``data.token``; it deletes the Secret if the account is missing.
+        token = k8s.core.v1.Secret(
+            f"{name}-metrics-reader-token",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=METRICS_READER_TOKEN,
+                namespace=NAMESPACE,
+                labels=dict(MANAGED_BY),
+                annotations={"kubernetes.io/service-account.name": METRICS_READER},
+            ),
+            type="kubernetes.io/service-account-token",
+            opts=scope.opts(self, [reader]),
+        )
+        return custom_resource(
+            f"{name}-service-monitor",
+            api_version="monitoring.coreos.com/v1",
+            kind="ServiceMonitor",
+            metadata={
+                "name": "kueue-controller-manager-metrics",
+                "namespace": NAMESPACE,
+                "labels": {**MANAGED_BY, **hook.selector_labels},
+            },
+            spec=service_monitor_spec(),
+            opts=scope.opts(self, [self.release, hook.crds, token, binding]),
         )
 
 
@@ -474,7 +534,7 @@ def service_monitor_spec() -> dict[str, Any]:
                 "scheme": "https",
                 "path": "/metrics",
                 "interval": "30s",
-                "bearerTokenFile": "/var/run/secrets/kubernetes.io/serviceaccount/token",
+                "authorization": {"type": "Bearer", "credentials": {"name": METRICS_READER_TOKEN, "key": "token"}},
                 "tlsConfig": {"insecureSkipVerify": True},
             }
         ],

@@ -19,6 +19,8 @@ What it builds (every child is parented to the component and named ``f"{name}-{r
 - IAM: a cluster role (``AmazonEKSClusterPolicy`` + use of the KMS key only), a node role
   (``AmazonEKSWorkerNodePolicy``, ``AmazonEKS_CNI_Policy``, ``AmazonEC2ContainerRegistryPullOnly``)
   and an autoscaler role (below). Trust policies are written out as JSON here, no invokes.
+- Pod networking: ``{name}-vpc-cni``, the VPC CNI as a managed EKS add-on with
+  ``{"enableNetworkPolicy": "true"}``, created before every node group (they depend on it).
 - Nodes: ``{name}-system-nodes`` (AL2023 standard AMI, ``spec.system_instance_type()``, label
   ``gpuplane.io/pool=system``, no taint) and one ``{name}-gpu-{pool}`` managed node group per GPU pool
   (``AL2023_x86_64_NVIDIA``, the catalog's instance type, spot or on-demand, ``min = desired =
@@ -60,6 +62,20 @@ Why these choices / upstream gotchas:
   image tags per minor are the constants below, so an unsupported ``kubernetesVersion`` fails here.
 - With ``apiAccess.mode: private`` the API has no public endpoint: whatever runs ``pulumi up`` must be
   inside the VPC (or peered/VPN'd into it), or the Helm release and every add-on cannot be applied.
+- NetworkPolicies (the add-ons' fences around Valkey, Postgres, ...) are accepted by the API server
+  but *not enforced* on EKS unless the VPC CNI's network policy agent is on, and EKS ships it off
+  (docs: "Restrict Pod network traffic with Kubernetes network policies"). The cluster's bootstrap
+  self-managed ``vpc-cni`` is taken over as a managed add-on (``resolve_conflicts_on_create=
+  OVERWRITE``) with ``enableNetworkPolicy`` (a *string* in the add-on's configuration schema), before
+  any node joins, so no node ever runs pods without the policy agent. No ``addon_version`` is pinned:
+  EKS picks its default for the cluster's minor. Network policy needs ``v1.14.0-eksbuild.3`` or later
+  (2023; the user guide lists ``v1.20.1-eksbuild.3`` for 1.27-1.33), the EKS AMIs for 1.27+ bring
+  the kernel (>= 5.10) and the mounted BPF file system it needs; the default for 1.34 was not
+  checked against the EKS API here.
+  ``preserve=True``: deleting the add-on resource leaves ``aws-node`` running instead of removing
+  pod networking from a live cluster. Standard enforcing mode: a new pod is reachable until its
+  policies are programmed (seconds); ``NETWORK_POLICY_ENFORCING_MODE=strict`` would need policies
+  for CoreDNS and every other system pod.
 - ``authentication_mode="API"``: no ``aws-auth`` ConfigMap; EKS creates the access entries for managed
   node group roles itself. Only the IAM identity that creates the cluster is admin; grant others with
   ``aws.eks.AccessEntry``.
@@ -80,7 +96,15 @@ import pulumi_kubernetes as k8s
 from pulumi_aws import autoscaling, cloudwatch, ec2, eks, iam, kms
 
 from components.clusters.contract import GpuPoolScheduling
-from components.spec import GPU_RESOURCE, POOL_LABEL, SYSTEM_POOL_NAME, GpuPool, PlatformSpec, Taint
+from components.spec import (
+    ASG_NODE_TEMPLATE_PREFIX,
+    GPU_RESOURCE,
+    POOL_LABEL,
+    SYSTEM_POOL_NAME,
+    GpuPool,
+    PlatformSpec,
+    Taint,
+)
 from components.versions import CLUSTER_AUTOSCALER, CLUSTER_AUTOSCALER_IMAGE_TAGS
 
 if TYPE_CHECKING:
@@ -100,8 +124,11 @@ CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager",
 GPU_AMI_TYPE = "AL2023_x86_64_NVIDIA"
 SYSTEM_AMI_TYPE = "AL2023_x86_64_STANDARD"
 
-NODE_TEMPLATE_PREFIX = "k8s.io/cluster-autoscaler/node-template"
-_ASG_TAG_KEY_MAX = 128  # EC2 Auto Scaling tag keys
+VPC_CNI_ADDON = "vpc-cni"
+VPC_CNI_CONFIGURATION: Mapping[str, Any] = {"enableNetworkPolicy": "true"}
+"""The VPC CNI add-on's configuration: a string ``"true"``, as in the add-on's configuration schema."""
+
+NODE_TEMPLATE_PREFIX = ASG_NODE_TEMPLATE_PREFIX
 
 EKS_TAINT_EFFECTS: Mapping[str, str] = {
     "NoSchedule": "NO_SCHEDULE",
@@ -141,20 +168,14 @@ class EksGpuClusterArgs:
         spec = self.spec
         if spec.cloud != "aws":
             raise ValueError(f"spec.cloud: EksGpuCluster needs an aws spec, got {spec.cloud!r}")
-        # Every Kubernetes minor the spec accepts has a pinned autoscaler image (tests/test_versions.py).
+        # Every Kubernetes minor the spec accepts has a pinned autoscaler image (checked in test_eks.py).
         try:
             network = ipaddress.ip_network(self.vpc_cidr, strict=True)
         except ValueError as exc:
             raise ValueError(f"vpc_cidr: {self.vpc_cidr!r} is not a CIDR block: {exc}") from None
         if not isinstance(network, ipaddress.IPv4Network) or not 16 <= network.prefixlen <= 20:
             raise ValueError(f"vpc_cidr: {self.vpc_cidr!r} must be an IPv4 block from /16 to /20")
-        for index, pool in enumerate(spec.gpu_pools):
-            for key in [*pool.node_labels, *(t.key for t in pool.node_taints)]:
-                if len(f"{NODE_TEMPLATE_PREFIX}/label/{key}") > _ASG_TAG_KEY_MAX:
-                    raise ValueError(
-                        f"spec.gpuPools[{index}]: label/taint key {key!r} is too long for an "
-                        f"Auto Scaling group tag (max {_ASG_TAG_KEY_MAX} characters with the prefix)"
-                    )
+        # Label and taint keys that fit an Auto Scaling group tag are guaranteed by the spec.
 
     def subnet_cidrs(self) -> tuple[list[str], list[str]]:
         """(private, public) subnet CIDRs, one per AZ."""
@@ -184,6 +205,8 @@ class EksGpuCluster(pulumi.ComponentResource):
     system_node_group: eks.NodeGroup
     gpu_node_groups: dict[str, eks.NodeGroup]
     """GPU managed node groups by pool name."""
+    vpc_cni: eks.Addon
+    """The managed ``vpc-cni`` add-on (network policy agent on); every node group depends on it."""
     autoscaler_role: iam.Role
     autoscaler_release: k8s.helm.v3.Release
 
@@ -201,7 +224,8 @@ class EksGpuCluster(pulumi.ComponentResource):
         cluster_role, node_role, node_policies = self._build_iam()
         self.native = self._build_control_plane(cluster_role)
         self.cluster_name = self.native.name
-        self._build_node_groups(node_role, node_policies)
+        self.vpc_cni = self._build_vpc_cni()
+        self._build_node_groups(node_role, [*node_policies, self.vpc_cni])
         self.gpu_pools = [GpuPoolScheduling.of(pool, spec.offering(pool).instance_type) for pool in spec.gpu_pools]
 
         self.kubeconfig = pulumi.Output.secret(
@@ -426,9 +450,30 @@ class EksGpuCluster(pulumi.ComponentResource):
             opts=self._opts(depends_on=[log_group, self._cluster_policy, key_use]),
         )
 
+    # --- pod networking -------------------------------------------------------------------------
+
+    def _build_vpc_cni(self) -> eks.Addon:
+        """The VPC CNI as a managed add-on with its network policy agent on (EKS ships it off)."""
+        return eks.Addon(
+            f"{self._name}-vpc-cni",
+            cluster_name=self.native.name,
+            addon_name=VPC_CNI_ADDON,
+            # No addon_version: EKS installs its default version for the cluster's Kubernetes minor.
+            configuration_values=json.dumps(VPC_CNI_CONFIGURATION),
+            # EKS installs a self-managed vpc-cni with the cluster; taking it over must not fail on
+            # fields that differ from the add-on's defaults, and later updates restore this config.
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="OVERWRITE",
+            # Deleting the add-on would delete aws-node with it and cut every new pod off the network.
+            preserve=True,
+            tags=self._tags,
+            opts=self._opts(),
+        )
+
     # --- node groups ----------------------------------------------------------------------------
 
-    def _build_node_groups(self, node_role: iam.Role, node_policies: Sequence[pulumi.Resource]) -> None:
+    def _build_node_groups(self, node_role: iam.Role, before: Sequence[pulumi.Resource]) -> None:
+        """Every node group waits for ``before``: the node role's policies and the VPC CNI add-on."""
         name, spec = self._name, self._spec
         common: dict[str, Any] = {
             "cluster_name": self.native.name,
@@ -437,7 +482,7 @@ class EksGpuCluster(pulumi.ComponentResource):
             "subnet_ids": self.private_subnet_ids,
             "update_config": eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
         }
-        opts = self._opts(depends_on=list(node_policies), ignore_changes=["scalingConfig.desiredSize"])
+        opts = self._opts(depends_on=list(before), ignore_changes=["scalingConfig.desiredSize"])
         system = spec.system_pool
         self.system_node_group = eks.NodeGroup(
             f"{name}-system-nodes",

@@ -82,8 +82,8 @@ class ExistingCluster(pulumi.ComponentResource):
 
         self.register_outputs(
             {
-                "cluster_name": self.cluster_name,
+                "clusterName": self.cluster_name,
                 "kubeconfig": self.kubeconfig,
-                "gpu_pools": [p.name for p in self.gpu_pools],
+                "gpuPools": [p.name for p in self.gpu_pools],
             }
         )

@@ -189,9 +189,9 @@ class LkeGpuCluster(pulumi.ComponentResource):
 
         self.register_outputs(
             {
-                "cluster_name": self.cluster_name,
+                "clusterName": self.cluster_name,
                 "kubeconfig": self.kubeconfig,
-                "cluster_id": cluster.id,
-                "gpu_pools": [p.name for p in self.gpu_pools],
+                "clusterId": cluster.id,
+                "gpuPools": [p.name for p in self.gpu_pools],
             }
         )

@@ -26,6 +26,7 @@ from components.addons.gateway import (
     EG_NAMESPACE,
     EXT_AUTHZ_SEAM,
     GATEWAY_NAMESPACE,
+    GATEWAY_NAMESPACES,
     RATELIMIT_NAMESPACE,
     TENANT_HEADER,
     TOTAL_TOKEN_KEY,
@@ -37,7 +38,7 @@ from components.addons.gateway import (
     limited_tenants,
     route_summary,
 )
-from components.spec import PlatformSpec, parse_spec
+from components.spec import RESERVED_NAMESPACES, PlatformSpec, SpecError, parse_spec
 from components.versions import AI_GATEWAY, AI_GATEWAY_CRDS, ENVOY_GATEWAY, KUBE_PROMETHEUS_STACK, VALKEY
 from gpuplane.analyzer import analyze
 from gpuplane.recording import SECRET_SIG, SIG_KEY, RecordedResource, Recording
@@ -288,16 +289,56 @@ def test_ordering_crds_first_then_controllers_then_custom_resources(aws: Built) 
         m = f"{n}-{model}"
         assert f"{n}-envoy-gateway" in d(f"{m}-backend")
         assert aigw | {f"{m}-backend"} <= d(f"{m}-service-backend")
-        assert aigw | {f"{m}-service-backend", f"{n}-gateway"} <= d(f"{m}-route")
-        assert {f"{m}-route", f"{n}-api-keys", f"{n}-gateway"} <= d(f"{m}-access")
-        assert {f"{m}-route", f"{n}-envoy-gateway"} <= d(f"{m}-token-limit")
     for model in ("gpt", "claude", "nova", "gemini"):
         m = f"{n}-{model}"
         assert f"{m}-backend-tls" in d(f"{m}-service-backend")
         assert {f"{m}-credential", f"{m}-service-backend"} <= d(f"{m}-backend-security")
-        assert f"{m}-backend-security" in d(f"{m}-route")
     for monitor in ("proxy-monitor", "ratelimit-monitor", "controller-monitor", "alerts", "dashboard"):
         assert "gp-observability-release" in d(f"{n}-{monitor}")
+
+
+def _policy_edges(b: Built) -> None:
+    """A route never goes live before the policies that authenticate, admit and limit it: the exact
+    dependency sets of the Gateway-level policies, each model's policies and each model's route."""
+    d = b.deps
+    n = "gp-gateway"
+    eg_crs = {f"{n}-envoy-gateway", f"{n}-routes-namespace"}
+    keys = {f"{n}-api-keys"} if b.spec.gateway.auth.mode == "api-key" else set()
+    assert d(f"{n}-client-headers") == eg_crs | {f"{n}-gateway"}
+    assert d(f"{n}-gateway-auth") == eg_crs | {f"{n}-gateway"} | keys
+    for model in b.spec.models:
+        m = f"{n}-{model.name}"
+        # The policies name the HTTPRoute, which does not exist yet: nothing of the route's.
+        assert d(f"{m}-access") == eg_crs | {f"{n}-gateway"} | keys
+        assert d(f"{m}-token-limit") == eg_crs
+        backend_security = {f"{m}-backend-security"} if model.backend.external else set()
+        assert d(f"{m}-route") == {
+            f"{n}-ai-gateway-crds",
+            f"{n}-ai-gateway",
+            f"{n}-envoy-gateway",
+            f"{n}-routes-namespace",
+            f"{m}-service-backend",
+            f"{n}-gateway",
+            f"{n}-gateway-auth",
+            f"{n}-client-headers",
+            f"{m}-access",
+            f"{m}-token-limit",
+            *backend_security,
+        }
+
+
+def test_every_route_depends_on_its_access_and_token_limit_policies_and_the_gateways(aws: Built) -> None:
+    _policy_edges(aws)
+
+
+def test_jwt_routes_wait_for_their_policies_too() -> None:
+    spec = gateway_spec(
+        "gcp",
+        gateway={
+            "auth": {"mode": "jwt", "issuer": "https://idp.example.com/", "jwksUri": "https://idp.example.com/jwks"}
+        },
+    )
+    _policy_edges(build(spec, monitoring=False))
 
 
 # --- upstream validation ------------------------------------------------------------------------------
@@ -696,11 +737,13 @@ def test_a_missing_credential_or_a_disabled_gateway_is_refused() -> None:
         build(spec)
 
 
-def test_tenants_named_like_gateway_namespaces_are_refused() -> None:
+@pytest.mark.parametrize("namespace", sorted(GATEWAY_NAMESPACES))
+def test_tenants_named_like_gateway_namespaces_are_refused(namespace: str) -> None:
     raw = raw_spec("aws")
-    raw["tenants"][1]["name"] = GATEWAY_NAMESPACE
-    with pytest.raises(ValueError, match=r"tenants\[1\].name: 'gpuplane-gateway' is a gateway namespace"):
-        build(parse_spec(raw))
+    assert namespace in RESERVED_NAMESPACES
+    raw["tenants"][1]["name"] = namespace
+    with pytest.raises(SpecError, match=rf"tenants\[1\]\.name: '{namespace}' is a system or platform namespace"):
+        parse_spec(raw)
 
 
 # --- the gateway and OpenFGA agree; tenants come and go together --------------------------------------

@@ -113,7 +113,13 @@ def expected_children(spec: PlatformSpec, *, monitoring: bool) -> list[tuple[str
             (f"{KUEUE_TYPE}:LocalQueue", f"gp-kueue-local-queue-{tenant.name}"),
         ]
     if monitoring:
-        children.append((MONITOR_TYPE, "gp-kueue-service-monitor"))
+        children += [
+            ("kubernetes:core/v1:ServiceAccount", "gp-kueue-metrics-reader"),
+            ("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", "gp-kueue-metrics-reader-role"),
+            ("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding", "gp-kueue-metrics-reader-binding"),
+            ("kubernetes:core/v1:Secret", "gp-kueue-metrics-reader-token"),
+            (MONITOR_TYPE, "gp-kueue-service-monitor"),
+        ]
     return sorted(children)
 
 
@@ -141,7 +147,7 @@ def test_children_are_exact_and_wired_to_the_cluster(cloud: str, monitoring: boo
     assert component.parent == b.rec.named("gp").urn
     children = b.rec.children_of(component.urn)
     assert sorted((r.type, r.name) for r in children) == expected_children(spec, monitoring=monitoring)
-    assert len(children) == 2 + 2 + 1 + 2 + 3 * 2 + (1 if monitoring else 0)
+    assert len(children) == 2 + 2 + 1 + 2 + 3 * 2 + (5 if monitoring else 0)
     assert [r for r in b.rec.resources if r.name.startswith("gp-kueue")] == [component, *children]
 
     (provider,) = b.rec.of_type("pulumi:providers:kubernetes")
@@ -176,7 +182,17 @@ def test_ordering_crds_before_custom_resources(cloud: str) -> None:
             f"gp-kueue-tenant-{tenant}",
             f"gp-kueue-cluster-queue-{tenant}",
         }
-    assert deps("gp-kueue-service-monitor") == {"gp-kueue-release", "gp-observability-release"}
+    assert deps("gp-kueue-metrics-reader") == {"gp-kueue-namespace"}
+    assert deps("gp-kueue-metrics-reader-role") == set()
+    assert deps("gp-kueue-metrics-reader-binding") == {"gp-kueue-metrics-reader-role", "gp-kueue-metrics-reader"}
+    # The token controller deletes a token Secret whose ServiceAccount does not exist yet.
+    assert deps("gp-kueue-metrics-reader-token") == {"gp-kueue-metrics-reader"}
+    assert deps("gp-kueue-service-monitor") == {
+        "gp-kueue-release",
+        "gp-observability-release",
+        "gp-kueue-metrics-reader-token",
+        "gp-kueue-metrics-reader-binding",
+    }
 
 
 def test_exposes_flavors_queues_and_namespaces_for_later_addons() -> None:
@@ -221,6 +237,7 @@ def test_every_object_validates_against_upstream_schemas(spec: PlatformSpec) -> 
         ["Namespace"] * (1 + len(spec.tenants))
         + ["ResourceFlavor"] * len(spec.gpu_pools)
         + ["Cohort", "WorkloadPriorityClass", "WorkloadPriorityClass", "ServiceMonitor"]
+        + ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Secret"]
         + ["ClusterQueue", "LocalQueue"] * len(spec.tenants)
     )
     checked = 0
@@ -524,9 +541,65 @@ def test_service_monitor_scrapes_the_metrics_service_with_the_hook_labels() -> N
     assert endpoint["port"] in {p["name"] for p in chart_ports}
     assert endpoint["scheme"] == "https"
     assert endpoint["path"] == "/metrics"
-    assert endpoint["bearerTokenFile"] == "/var/run/secrets/kubernetes.io/serviceaccount/token"
-    assert endpoint["tlsConfig"] == {"insecureSkipVerify": True}
+    assert endpoint == {
+        "port": "https",
+        "scheme": "https",
+        "path": "/metrics",
+        "interval": "30s",
+        "authorization": {"type": "Bearer", "credentials": {"name": "gpuplane-metrics-reader-token", "key": "token"}},
+        "tlsConfig": {"insecureSkipVerify": True},
+    }
+    assert "bearerTokenFile" not in endpoint  # deprecated in prometheus-operator
     assert b.addon.service_monitor is not None
+
+
+def test_service_monitor_presents_a_metrics_only_service_account_token() -> None:
+    b = build(spec_for("linode"), monitoring=True)
+    managed = {"app.kubernetes.io/managed-by": "gpuplane"}
+    account = b.child("gp-kueue-metrics-reader").inputs
+    assert account == {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": "gpuplane-metrics-reader", "namespace": "kueue-system", "labels": managed},
+        "automountServiceAccountToken": False,
+    }
+    assert b.child("gp-kueue-metrics-reader-role").inputs == {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": "gpuplane-kueue-metrics-reader", "labels": managed},
+        "rules": [{"nonResourceURLs": ["/metrics"], "verbs": ["get"]}],
+    }
+    assert b.child("gp-kueue-metrics-reader-binding").inputs == {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": "gpuplane-kueue-metrics-reader", "labels": managed},
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole",
+            "name": "gpuplane-kueue-metrics-reader",
+        },
+        "subjects": [{"kind": "ServiceAccount", "name": "gpuplane-metrics-reader", "namespace": "kueue-system"}],
+    }
+    token = b.child("gp-kueue-metrics-reader-token").inputs
+    assert token == {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": "gpuplane-metrics-reader-token",
+            "namespace": "kueue-system",
+            "labels": managed,
+            "annotations": {"kubernetes.io/service-account.name": "gpuplane-metrics-reader"},
+        },
+        "type": "kubernetes.io/service-account-token",
+    }
+    # The ServiceMonitor names a Secret in its own namespace, and the pinned CRD accepts the endpoint.
+    monitor = b.child("gp-kueue-service-monitor").inputs
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["authorization"]["credentials"]["name"] == token["metadata"]["name"]
+    assert monitor["metadata"]["namespace"] == token["metadata"]["namespace"]
+    rbac = [b.child(f"gp-kueue-metrics-reader-{r}").inputs for r in ("role", "binding")]
+    for obj in (monitor, account, token, *rbac):
+        validate_object(obj, "1.34")
 
 
 def test_without_monitoring_no_service_monitor_but_metrics_stay_on() -> None:

@@ -21,7 +21,7 @@ from components.clusters.eks import (
 from components.spec import GPU_TAINT, PlatformSpec, SpecError
 from components.versions import CLUSTER_AUTOSCALER, CLUSTER_AUTOSCALER_IMAGE_TAGS, KUBERNETES_VERSIONS
 from gpuplane.recording import ACCOUNT_ID, Recording
-from tests.support import raw_spec, record, spec_for
+from tests.support import capture_registered_outputs, raw_spec, record, spec_for
 
 ROOT = Path(__file__).resolve().parents[3]
 NAME = "gp"
@@ -38,6 +38,7 @@ T_EIP = "aws:ec2/eip:Eip"
 T_NAT = "aws:ec2/natGateway:NatGateway"
 T_NG = "aws:eks/nodeGroup:NodeGroup"
 T_TAG = "aws:autoscaling/tag:Tag"
+T_ADDON = "aws:eks/addon:Addon"
 
 
 def _children(production: bool) -> Counter[tuple[str, str]]:
@@ -68,6 +69,7 @@ def _children(production: bool) -> Counter[tuple[str, str]]:
         ("aws:kms/key:Key", "gp-kms-key"),
         ("aws:cloudwatch/logGroup:LogGroup", "gp-log-group"),
         ("aws:eks/cluster:Cluster", "gp-cluster"),
+        (T_ADDON, "gp-vpc-cni"),
         (T_NG, "gp-system-nodes"),
         (T_NG, "gp-gpu-inference"),
         (T_NG, "gp-gpu-training"),
@@ -76,7 +78,7 @@ def _children(production: bool) -> Counter[tuple[str, str]]:
             for pool in ("inference", "training")
             for role in ("label-gpuplane-io-pool", "label-gpuplane-io-gpu", "taint-nvidia-com-gpu", "gpus")
         ],
-        ("aws:eks/addon:Addon", "gp-pod-identity-agent"),
+        (T_ADDON, "gp-pod-identity-agent"),
         (T_ROLE, "gp-autoscaler-role"),
         (T_INLINE, "gp-autoscaler-policy"),
         ("aws:eks/podIdentityAssociation:PodIdentityAssociation", "gp-autoscaler-pod-identity"),
@@ -300,6 +302,31 @@ def test_gpu_node_groups_scale_from_zero_with_the_pools_labels_and_taints(rec: R
         assert policies <= set(group.dependencies)
 
 
+def test_vpc_cni_enforces_network_policies_before_any_node_joins(rec: Recording) -> None:
+    addon = rec.named("gp-vpc-cni")
+    assert addon.inputs == {
+        "clusterName": CLUSTER,
+        "addonName": "vpc-cni",
+        "configurationValues": '{"enableNetworkPolicy": "true"}',
+        "resolveConflictsOnCreate": "OVERWRITE",
+        "resolveConflictsOnUpdate": "OVERWRITE",
+        "preserve": True,
+        "tags": {"env": "test", "gpuplane.io/cluster": CLUSTER},
+    }
+    assert json.loads(addon.inputs["configurationValues"]) == {"enableNetworkPolicy": "true"}
+    assert "addonVersion" not in addon.inputs  # EKS's default for the cluster's minor
+    assert addon.parent == _component(rec)
+    assert addon.dependencies == [rec.named("gp-cluster").urn]
+    policies = [rec.named(f"gp-node-{p}-policy").urn for p in ("worker", "cni", "ecr")]
+    for group in ("gp-system-nodes", "gp-gpu-inference", "gp-gpu-training"):
+        assert sorted(rec.named(group).dependencies) == sorted(
+            [*policies, addon.urn, rec.named("gp-cluster").urn, rec.named("gp-node-role").urn]
+            + [rec.named(f"gp-private-subnet-{i}").urn for i in range(2)]
+        ), group
+    names = [r.name for r in rec.resources]
+    assert names.index("gp-vpc-cni") < min(names.index(g) for g in ("gp-system-nodes", "gp-gpu-inference"))
+
+
 def test_spot_pools_buy_spot_capacity() -> None:
     raw = raw_spec("aws")
     raw["gpuPools"][0]["capacity"] = "spot"
@@ -485,6 +512,19 @@ def test_kubeconfig_is_secret_and_exec_based(dev: tuple[Recording, dict[str, Any
     assert kubeconfig["current-context"] == CLUSTER
 
 
+def test_registered_outputs_are_camel_case_like_every_cluster(monkeypatch: pytest.MonkeyPatch) -> None:
+    registered = capture_registered_outputs(monkeypatch, EksGpuCluster)
+    rec, _ = _build(spec_for("aws"))
+    assert registered.values == {
+        "clusterName": CLUSTER,
+        "kubeconfig": rec.named("gp-provider").inputs["kubeconfig"],
+        "endpoint": rec.named("gp-cluster").outputs["endpoint"],
+        "vpcId": "gp-vpc-id",
+        "privateSubnetIds": ["gp-private-subnet-0-id", "gp-private-subnet-1-id"],
+    }
+    assert {k for k, secret in registered.secret.items() if secret} == {"kubeconfig"}
+
+
 # --- invalid args ------------------------------------------------------------------------------
 
 
@@ -506,11 +546,11 @@ def test_args_reject_a_bad_vpc_cidr(cidr: str) -> None:
         EksGpuClusterArgs(spec=spec_for("aws"), vpc_cidr=cidr)
 
 
-def test_args_reject_label_keys_too_long_for_an_asg_tag() -> None:
+def test_spec_rejects_label_keys_too_long_for_an_asg_tag() -> None:
     raw = raw_spec("aws")
-    raw["gpuPools"][0]["labels"] = {"example.com/" + "x" * 80: "v"}
-    with pytest.raises(ValueError, match=r"^spec\.gpuPools\[0\]: label/taint key"):
-        EksGpuClusterArgs(spec=spec_for("aws", gpuPools=raw["gpuPools"]))
+    raw["gpuPools"][0]["labels"] = {"a" * 40 + ".example.com/" + "x" * 60: "v"}
+    with pytest.raises(SpecError, match=r"gpuPools\[0\]\.labels: .* too long for the Auto Scaling group tag"):
+        spec_for("aws", gpuPools=raw["gpuPools"])
 
 
 # --- imports -----------------------------------------------------------------------------------

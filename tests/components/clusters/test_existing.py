@@ -17,7 +17,7 @@ from components.clusters.contract import GpuCluster
 from components.clusters.existing import ExistingCluster, ExistingClusterArgs
 from components.spec import GPU_TAINT, PlatformSpec, Taint
 from gpuplane.recording import Recording
-from tests.support import raw_spec, record, spec_for
+from tests.support import capture_registered_outputs, raw_spec, record, spec_for
 
 REPO = Path(__file__).resolve().parents[3]
 KUBECONFIG = "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n"
@@ -79,6 +79,17 @@ def test_native_is_none_and_cluster_name_is_the_spec_name() -> None:
     _, cluster, seen = build(spec_for("existing"))
     assert cluster.native is None
     assert seen["cluster_name"] == "gp-existing"
+
+
+def test_registered_outputs_are_camel_case_like_every_cluster(monkeypatch: pytest.MonkeyPatch) -> None:
+    registered = capture_registered_outputs(monkeypatch, ExistingCluster)
+    build(spec_for("existing"))
+    assert registered.values == {
+        "clusterName": "gp-existing",
+        "kubeconfig": KUBECONFIG,
+        "gpuPools": ["inference", "training"],
+    }
+    assert registered.secret == {"clusterName": False, "kubeconfig": True, "gpuPools": False}
 
 
 def test_declared_taints_override_the_default_gpu_taint() -> None:

@@ -25,7 +25,7 @@ from components.clusters.gke import (
 )
 from components.spec import DEVICE_PLUGIN_CONFIG_LABEL, GPU_TAINT, MIG_CONFIG_LABEL, PlatformSpec, SpecError, Taint
 from gpuplane.recording import GCP_PROJECT, MOCK_CA, RecordedResource, Recording
-from tests.support import raw_spec, record, spec_for
+from tests.support import capture_registered_outputs, raw_spec, record, spec_for
 
 REGION = "us-central1"
 SA_EMAIL = f"gp-gcp-nodes@{GCP_PROJECT}.iam.gserviceaccount.com"
@@ -413,6 +413,21 @@ def test_contract_outputs(baseline: Built) -> None:
     assert cluster.gpu_pools[0].tolerations() == [
         {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
     ]
+
+
+def test_registered_outputs_are_camel_case_like_every_cluster(monkeypatch: pytest.MonkeyPatch) -> None:
+    registered = capture_registered_outputs(monkeypatch, GkeGpuCluster)
+    built = build(gcp_spec())
+    rec = built.recording
+    assert registered.values == {
+        "clusterName": "gp-gcp",
+        "kubeconfig": built.values["kubeconfig"],
+        "endpoint": rec.named("gp-cluster").outputs["endpoint"],
+        "network": rec.named("gp-network").id,
+        "subnetwork": rec.named("gp-subnet").id,
+        "nodeServiceAccount": SA_EMAIL,
+    }
+    assert {k for k, secret in registered.secret.items() if secret} == {"kubeconfig"}
 
 
 def test_kubeconfig_is_secret_and_uses_the_gke_auth_plugin(baseline: Built) -> None:

@@ -18,7 +18,7 @@ from components.clusters.contract import GpuCluster
 from components.clusters.lke import EXTERNAL_POOL_TAG, LkeGpuCluster, LkeGpuClusterArgs
 from components.spec import GPU_TAINT, PlatformSpec, SpecError
 from gpuplane.recording import Recording
-from tests.support import raw_spec, record, spec_for
+from tests.support import capture_registered_outputs, raw_spec, record, spec_for
 
 REPO = Path(__file__).resolve().parents[3]
 CLUSTER_TYPE = "linode:index/lkeCluster:LkeCluster"
@@ -274,6 +274,18 @@ def test_provider_gets_decoded_kubeconfig_as_secret_and_parent_is_component() ->
     assert config["clusters"][0]["cluster"]["server"] == "https://gp-cluster.us-ord.linodelke.net:443"
     assert rec.named("gp-cluster").urn in provider.dependencies
     assert isinstance(cluster.native, pulumi.CustomResource)
+
+
+def test_registered_outputs_are_camel_case_like_every_cluster(monkeypatch: pytest.MonkeyPatch) -> None:
+    registered = capture_registered_outputs(monkeypatch, LkeGpuCluster)
+    rec, _, seen = build(linode_spec())
+    assert registered.values == {
+        "clusterName": "gp-linode",
+        "kubeconfig": seen["kubeconfig"],
+        "clusterId": rec.named("gp-cluster").id,
+        "gpuPools": ["inference", "training"],
+    }
+    assert registered.secret == {"clusterName": False, "kubeconfig": True, "clusterId": False, "gpuPools": False}
 
 
 # --- args ---------------------------------------------------------------------------------------
