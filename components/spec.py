@@ -370,6 +370,21 @@ class OpenFgaSettings(_Model):
     replicas: Annotated[int, Field(ge=1, le=10)] = 2
 
 
+class WorkloadControllers(_Model):
+    """Controllers for the multi-pod workload APIs Kueue admits: JobSet (training gangs) and
+    LeaderWorkerSet (multi-host inference). Without them Kueue's integrations have nothing to manage."""
+
+    jobset: bool = True
+    leader_worker_set: bool = True
+
+
+class AutoscalingSettings(_Model):
+    """Pod autoscaling on custom metrics: prometheus-adapter serves Prometheus series (inference queue
+    depth, tokens per second ...) to HorizontalPodAutoscalers through the custom metrics API."""
+
+    custom_metrics: bool = True
+
+
 class PlatformSpec(_Model):
     """The whole platform, cloud-neutral. See the module docstring."""
 
@@ -388,6 +403,8 @@ class PlatformSpec(_Model):
     gpu: GpuSettings = GpuSettings()
     kueue: KueueSettings = KueueSettings()
     observability: ObservabilitySettings = ObservabilitySettings()
+    workloads: WorkloadControllers = WorkloadControllers()
+    autoscaling: AutoscalingSettings = AutoscalingSettings()
     models: tuple[ServedModel, ...] = ()
     gateway: GatewaySettings = GatewaySettings()
     openfga: OpenFgaSettings = OpenFgaSettings()
@@ -457,6 +474,11 @@ def semantic_problems(spec: PlatformSpec) -> Iterator[Problem]:
         yield from _pool_problems(spec, index, pool)
     yield from _quota_problems(spec)
     yield from _tag_problems(spec)
+    if spec.autoscaling.custom_metrics and not spec.observability.enabled:
+        yield Problem(
+            "autoscaling.customMetrics",
+            "custom metrics come from the observability add-on's Prometheus; enable observability or set false",
+        )
     if spec.cloud == "gcp" and spec.gpu.driver == "operator":
         yield Problem("gpu.driver", "GKE installs the NVIDIA driver on every GPU node pool; use auto or preinstalled")
     yield from _model_problems(spec)
