@@ -3,7 +3,8 @@
 What: picks ``EksGpuCluster``, ``GkeGpuCluster``, ``LkeGpuCluster`` or ``ExistingCluster`` from
 ``spec.cloud``, exposes it through the cloud-neutral :class:`GpuCluster` contract, then installs the
 same add-ons on every target through that cluster's provider: observability first (it owns the
-monitoring CRDs the others plug into), then GPU enablement, Kueue, the AI gateway and OpenFGA.
+monitoring CRDs the others plug into), then GPU enablement, the JobSet/LeaderWorkerSet controllers,
+Kueue (after their CRDs, so its integrations switch on), prometheus-adapter, the AI gateway and OpenFGA.
 Why: the cloud is a stack choice, not a flag deep inside components; this is the one place that
 switches on it. Each cloud's module (and so its SDK) is imported only when that cloud is chosen: a
 Linode stack never pays for importing ``pulumi_aws`` or ``pulumi_gcp``.
@@ -16,12 +17,14 @@ from dataclasses import dataclass, field
 
 import pulumi
 
+from components.addons.autoscaling import CustomMetricsAutoscaling, CustomMetricsAutoscalingArgs
 from components.addons.base import AddonScope
 from components.addons.gateway import AiGateway, AiGatewayArgs
 from components.addons.gpu import GpuEnablement, GpuEnablementArgs
 from components.addons.kueue import KueueAddon, KueueArgs
 from components.addons.observability import Observability, ObservabilityArgs
 from components.addons.openfga import OpenFga, OpenFgaArgs
+from components.addons.workloads import WorkloadControllers, WorkloadControllersArgs
 from components.clusters.contract import GpuCluster
 from components.spec import PlatformSpec
 
@@ -57,6 +60,10 @@ class GpuPlatform(pulumi.ComponentResource):
     """Driver/toolkit/device plugin/DCGM for this cloud (``None`` only without add-ons)."""
     kueue: KueueAddon | None
     """Quotas and queues (``None`` when disabled)."""
+    workloads: WorkloadControllers | None
+    """JobSet and LeaderWorkerSet controllers (``None`` when both are disabled)."""
+    autoscaling: CustomMetricsAutoscaling | None
+    """prometheus-adapter: HPAs on custom metrics (``None`` when disabled)."""
     gateway: AiGateway | None
     """Envoy Gateway + Envoy AI Gateway: model routes, tenant authentication, token limits."""
     openfga: OpenFga | None
@@ -68,6 +75,7 @@ class GpuPlatform(pulumi.ComponentResource):
         self.spec = spec
         self.cluster = _build_cluster(f"{name}-cluster", args, pulumi.ResourceOptions(parent=self))
         self.observability, self.gpu, self.kueue, self.gateway, self.openfga = None, None, None, None, None
+        self.workloads, self.autoscaling = None, None
         if args.install_addons:
             self._install_addons(name, args)
         self.register_outputs(
@@ -93,11 +101,20 @@ class GpuPlatform(pulumi.ComponentResource):
         )
         monitoring = None if self.observability is None else self.observability.hook
         self.gpu = GpuEnablement(f"{name}-gpu", GpuEnablementArgs(scope=scope, monitoring=monitoring), child)
+        self.workloads = (
+            WorkloadControllers(f"{name}-workloads", WorkloadControllersArgs(scope=scope, monitoring=monitoring), child)
+            if spec.workloads.jobset or spec.workloads.leader_worker_set
+            else None
+        )
+        after = [] if self.workloads is None else list(self.workloads.releases)
         self.kueue = (
-            KueueAddon(f"{name}-kueue", KueueArgs(scope=scope, monitoring=monitoring), child)
+            KueueAddon(f"{name}-kueue", KueueArgs(scope=scope, monitoring=monitoring, after=after), child)
             if spec.kueue.enabled
             else None
         )
+        if spec.autoscaling.custom_metrics and self.observability is not None:
+            adapter_args = CustomMetricsAutoscalingArgs(scope=scope, monitoring=self.observability.hook)
+            self.autoscaling = CustomMetricsAutoscaling(f"{name}-autoscaling", adapter_args, child)
         if spec.gateway.enabled:
             gateway_args = AiGatewayArgs(scope=scope, monitoring=monitoring, credentials=args.model_credentials)
             self.gateway = AiGateway(f"{name}-gateway", gateway_args, child)

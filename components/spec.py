@@ -50,6 +50,9 @@ RESERVED_NAMESPACES = frozenset(
         "openfga",
         "node-exporter",
         "dcgm-exporter",
+        "custom-metrics",
+        "jobset-system",
+        "lws-system",
     }
 )
 """Namespaces the platform itself uses (plus ``kube-*``): never a tenant's name

@@ -133,6 +133,38 @@ CLUSTER_AUTOSCALER_IMAGE_TAGS: Mapping[str, str] = {
     "1.34": "v1.34.5",
 }
 
+JOBSET = ChartPin(
+    release="jobset",
+    chart="jobset",
+    repository="oci://registry.k8s.io/jobset/charts",
+    # The newest chart whose values.yaml could be read at a commit whose Chart.yaml says this version
+    # (third_party/upstream-extra/charts/jobset/0.11.0/SOURCE.md); the release must be named `jobset`.
+    # renovate: datasource=docker depName=registry.k8s.io/jobset/charts/jobset
+    version="0.11.0",
+    uses_hooks=False,
+)
+LWS = ChartPin(
+    release="lws",
+    chart="lws",
+    repository="oci://registry.k8s.io/lws/charts",
+    # Published with the release tag as chart version (hack/push-chart.sh), hence the leading `v`;
+    # third_party/upstream-extra/charts/lws/v0.8.0/SOURCE.md says how its values were verified.
+    # renovate: datasource=docker depName=registry.k8s.io/lws/charts/lws
+    version="v0.8.0",
+    uses_hooks=False,
+)
+
+PROMETHEUS_ADAPTER = ChartPin(
+    release="prometheus-adapter",
+    chart="prometheus-adapter",
+    repository="https://prometheus-community.github.io/helm-charts",
+    # The newest chart whose Chart.yaml and values.yaml could both be read at one upstream commit
+    # (third_party/upstream-extra/charts/prometheus-adapter/4.9.2/SOURCE.md says why not 5.x).
+    # renovate: datasource=helm depName=prometheus-adapter registryUrl=https://prometheus-community.github.io/helm-charts
+    version="4.9.2",
+    uses_hooks=False,
+)
+
 KUBERNETES_VERSIONS: tuple[str, ...] = ("1.32", "1.33", "1.34")
 """Kubernetes minors the pin set is tested against (schemas validated per version; EKS needs an
 autoscaler image per minor)."""
@@ -149,6 +181,9 @@ CHARTS: Mapping[str, ChartPin] = {
         AI_GATEWAY,
         OPENFGA,
         CLUSTER_AUTOSCALER,
+        JOBSET,
+        LWS,
+        PROMETHEUS_ADAPTER,
     )
 }
 
@@ -158,6 +193,10 @@ GATEWAY_API_VERSION = "v1.5.1"
 COMPATIBILITY: Mapping[str, Mapping[str, tuple[str, ...]]] = {
     # AI Gateway version -> the Envoy Gateway and Gateway API versions it was built and tested with.
     "ai-gateway": {"v1.1.0": ("envoy-gateway:v1.8.3", f"gateway-api:{GATEWAY_API_VERSION}")},
+    # Kueue version -> the workload controllers installed beside it for its JobSet and LeaderWorkerSet
+    # integrations (same APIs: jobset.x-k8s.io/v1alpha2, leaderworkerset.x-k8s.io/v1); see the module
+    # docstring of components/addons/workloads.py for what was and was not verified.
+    "kueue": {KUEUE.version: (f"jobset:{JOBSET.version}", f"lws:{LWS.version}")},
     "kubernetes": {"all": KUBERNETES_VERSIONS},
 }
 
@@ -201,3 +240,24 @@ OPENFGA_SYNC_PYTHON = ImagePin(
 )
 """Runs ``components/addons/authz/sync_store.py`` (stdlib only) in the Job that writes the OpenFGA model
 and tuples; the ``openfga/cli`` image has no shell to find a store by name."""
+JOBSET_CONTROLLER = ImagePin(
+    repository="registry.k8s.io/jobset/jobset",
+    # renovate: datasource=docker depName=registry.k8s.io/jobset/jobset
+    tag="v0.11.0",
+)
+"""The JobSet controller image: what the published chart 0.11.0 sets (hack/helm-chart-package.sh: the
+release tag); always ``"v" + JOBSET.version`` (tested)."""
+LWS_CONTROLLER = ImagePin(
+    repository="registry.k8s.io/lws/lws",
+    # renovate: datasource=docker depName=registry.k8s.io/lws/lws
+    tag="v0.8.0",
+)
+"""The LeaderWorkerSet controller image; always ``LWS.version`` (tested). Set explicitly: the chart's own
+default tag is ``main`` and only the release script rewrites it."""
+PROMETHEUS_ADAPTER_IMAGE = ImagePin(
+    repository="registry.k8s.io/prometheus-adapter/prometheus-adapter",
+    # renovate: datasource=docker depName=registry.k8s.io/prometheus-adapter/prometheus-adapter
+    tag="v0.11.2",
+)
+"""The prometheus-adapter image: the pinned chart's ``appVersion`` (its default when ``image.tag`` is empty;
+tested against the chart's Chart.yaml). Set explicitly so a chart bump cannot change it unseen."""

@@ -157,10 +157,13 @@ DEFAULT_FRAMEWORKS = (
 
 @dataclass(frozen=True, kw_only=True)
 class KueueArgs:
-    """``scope``: the cluster; ``monitoring``: where to plug the ServiceMonitor (``None``: no scraping)."""
+    """``scope``: the cluster; ``monitoring``: where to plug the ServiceMonitor (``None``: no scraping);
+    ``after``: releases whose CRDs Kueue's integrations need at start-up (JobSet, LeaderWorkerSet):
+    Kueue enables an integration only if its CRD exists when the controller starts."""
 
     scope: AddonScope
     monitoring: MonitoringHook | None = None
+    after: Sequence[pulumi.Resource] = ()
 
     def __post_init__(self) -> None:
         spec = self.scope.spec
@@ -222,7 +225,7 @@ class KueueAddon(pulumi.ComponentResource):
             values=chart_values(spec),
             scope=scope,
             parent=self,
-            depends_on=[self.namespace],
+            depends_on=[self.namespace, *args.after],
         )
         crds = [self.release]
         self.flavors = {

@@ -24,6 +24,8 @@ ADDONS = [
     "gpuplane:addons:Observability",
     "gpuplane:addons:GpuEnablement",
     "gpuplane:addons:KueueAddon",
+    "gpuplane:addons:WorkloadControllers",
+    "gpuplane:addons:CustomMetricsAutoscaling",
     "gpuplane:addons:AiGateway",
     "gpuplane:addons:OpenFga",
 ]
@@ -165,3 +167,13 @@ def test_every_platform_namespace_is_reserved_from_tenants(stack: str) -> None:
     created = {r.inputs["metadata"]["name"] for r in plan.recording.of_type("kubernetes:core/v1:Namespace")}
     assert tenants <= created
     assert created - tenants <= RESERVED_NAMESPACES
+
+
+def test_kueue_starts_after_the_workload_controllers_crds(built: tuple[str, GpuPlatform, Recording]) -> None:
+    _, _, recording = built
+    kueue = next(r for r in recording.of_type("kubernetes:helm.sh/v3:Release") if r.inputs["name"] == "kueue")
+    controllers = {
+        r.urn for r in recording.of_type("kubernetes:helm.sh/v3:Release") if r.inputs["name"] in {"jobset", "lws"}
+    }
+    assert len(controllers) == 2
+    assert controllers <= set(kueue.dependencies)

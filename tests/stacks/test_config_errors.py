@@ -149,8 +149,12 @@ CASES: list[tuple[str, Callable[[Config], None], str, str]] = [
         "too long for the Auto Scaling group tag",
     ),
     ("aws-dev", _set("tenants.0.name", "dcgm-exporter"), "gpuplane:tenants[0].name", "'dcgm-exporter' is a system"),
-    ("aws-dev", _set("observability", {"enabled": False}), "gpuplane:autoscaling.customMetrics",
-     "custom metrics come from the observability add-on"),
+    (
+        "aws-dev",
+        _set("observability", {"enabled": False}),
+        "gpuplane:autoscaling.customMetrics",
+        "custom metrics come from the observability add-on",
+    ),
     ("aws-dev", _duplicate_tenant, "gpuplane:tenants[1].name", "duplicate name 'search'"),
     (
         "aws-dev",

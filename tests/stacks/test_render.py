@@ -33,6 +33,9 @@ STAND_IN_DEFAULTS = {
 # grafana.* keys are checked by tests/components/addons/test_observability.py against the grafana chart
 # defaults stored in third_party/upstream-extra (13.1.0, and present in 11.1.6 too).
 CHECKED_ELSEWHERE = {
+    # The LWS chart renders podSecurityContext whole into the pod spec; the seccomp profile a restricted
+    # namespace requires is checked as a PodSecurityContext in tests/components/addons/test_workloads.py.
+    "lws": {"podSecurityContext.seccompProfile"},
     "dcgm-exporter": {"securityContext.privileged", "extraVolumeMounts[1].readOnly", "extraVolumeMounts[2].readOnly"},
     # The EnvoyGateway config document (config.envoyGateway) is free-form in the chart; its fields are
     # checked by tests/components/addons/test_gateway.py against Envoy Gateway v1.8.3's config types.
