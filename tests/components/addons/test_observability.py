@@ -206,7 +206,9 @@ def _scope_for(spec: Any) -> AddonScope:
 
 def test_args_refuse_a_spec_with_observability_disabled() -> None:
     with pytest.raises(ValueError, match=r"scope: spec.observability.enabled is false"):
-        ObservabilityArgs(scope=_scope_for(spec_for("aws", observability={"enabled": False})))
+        ObservabilityArgs(
+            scope=_scope_for(spec_for("aws", observability={"enabled": False}, autoscaling={"customMetrics": False}))
+        )
 
 
 def test_args_refuse_something_that_is_not_a_scope() -> None:
