@@ -152,6 +152,7 @@ class PolicyPackServer:
         self._pumps: list[threading.Thread] = []
         self._info: list[PolicyInfo] | None = None
         self._lines: queue.Queue[str | None] = queue.Queue()
+        self._remediating = True
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -377,6 +378,9 @@ class PolicyPackServer:
             ),
         )
         reconciled = self.reconcile(config)
+        # The pack remediates only with policies at level "remediate"; without any, Remediate is a no-op
+        # round trip per resource, so it is skipped (the verdicts are the same).
+        self._remediating = any(level == "remediate" for level, _ in reconciled.values())
         self._call(
             "Configure",
             analyzer_pb2.ConfigureAnalyzerRequest(
@@ -410,8 +414,8 @@ class PolicyPackServer:
             options=_options(resource),
             provider=_provider(resource, by_urn),
         )
-        remediated = self._call("Remediate", request, resource.urn)
-        for remediation in remediated.remediations:
+        remediations = self._call("Remediate", request, resource.urn).remediations if self._remediating else ()
+        for remediation in remediations:
             if remediation.diagnostic:
                 violations.append(Violation(remediation.policyName, "advisory", remediation.diagnostic, resource.urn))
             elif remediation.HasField("properties"):

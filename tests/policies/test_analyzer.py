@@ -315,3 +315,26 @@ def test_the_pack_runs_from_a_copy_without_the_repository(tmp_path: Path) -> Non
             "provider k8s has kubeconfig in plaintext; make it a Pulumi secret so state stores it encrypted",
         )
     ]
+
+
+def test_remediate_is_called_only_when_a_policy_remediates(
+    pack: PolicyPackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Skipping Remediate is only allowed when no policy's level is "remediate" (the pack would do nothing)."""
+    from gpuplane.recording import run_program
+
+    recording = run_program(lambda: k8s.core.v1.Namespace("ns", metadata={"name": "a"}))
+    calls: list[str] = []
+    original = pack._call  # pyright: ignore[reportPrivateUsage]
+
+    def counting(method: str, request: object, what: str = "") -> object:
+        calls.append(method)
+        return original(method, request, what)
+
+    monkeypatch.setattr(pack, "_call", counting)
+    pack.analyze(recording, project="gpuplane", stack="test")
+    assert "Remediate" not in calls
+    assert calls.count("Analyze") == 2  # the root stack and the namespace
+    calls.clear()
+    pack.analyze(recording, project="gpuplane", stack="test", config={"platform-helm-version-pinned": "remediate"})
+    assert calls.count("Remediate") == 2
