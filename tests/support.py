@@ -108,3 +108,29 @@ def addon_scope(platform: Any) -> Any:
 
     cluster = platform.cluster
     return AddonScope(spec=platform.spec, provider=cluster.provider, native=cluster.native, gpu_pools=cluster.gpu_pools)
+
+
+SELECTOR_LABELS = {"release": "kube-prometheus-stack"}
+"""The labels the observability add-on's Prometheus selects monitors and rules by."""
+
+
+def stand_in_monitoring(scope: Any, parent: Any) -> Any:
+    """A ``MonitoringHook`` backed by a bare kube-prometheus-stack release named like the real one, for
+    add-on tests that need monitors plugged in without building the whole observability add-on."""
+    from components.addons.base import MonitoringHook, helm_release
+    from components.versions import KUBE_PROMETHEUS_STACK
+
+    crds = helm_release(
+        "gp-observability-release",
+        KUBE_PROMETHEUS_STACK,
+        namespace="monitoring",
+        values={},
+        scope=scope,
+        parent=parent,
+    )
+    return MonitoringHook(
+        namespace="monitoring",
+        selector_labels=SELECTOR_LABELS,
+        dashboard_label=("grafana_dashboard", "1"),
+        crds=crds,
+    )

@@ -19,7 +19,6 @@ import pytest
 import yaml
 
 from components.addons import authz
-from components.addons.base import MonitoringHook, helm_release
 from components.addons.gateway import (
     AI_GATEWAY_NAMESPACE,
     API_KEY_HEADER,
@@ -39,11 +38,11 @@ from components.addons.gateway import (
     route_summary,
 )
 from components.spec import RESERVED_NAMESPACES, PlatformSpec, SpecError, parse_spec
-from components.versions import AI_GATEWAY, AI_GATEWAY_CRDS, ENVOY_GATEWAY, KUBE_PROMETHEUS_STACK, VALKEY
+from components.versions import AI_GATEWAY, AI_GATEWAY_CRDS, ENVOY_GATEWAY, VALKEY
 from gpuplane.analyzer import analyze
 from gpuplane.recording import SECRET_SIG, SIG_KEY, RecordedResource, Recording
 from gpuplane.render import REDACTED, kubernetes_objects, redact, write
-from tests.support import addon_scope, build_platform, raw_spec, record
+from tests.support import addon_scope, build_platform, raw_spec, record, stand_in_monitoring
 from tests.upstream import (
     _strict_schema,  # pyright: ignore[reportPrivateUsage]
     known_metrics,
@@ -148,22 +147,7 @@ def build(spec: PlatformSpec, *, monitoring: bool = True, credentials: Mapping[s
     def program() -> None:
         platform = build_platform(spec)
         scope = addon_scope(platform)
-        hook = None
-        if monitoring:
-            crds = helm_release(
-                "gp-observability-release",
-                KUBE_PROMETHEUS_STACK,
-                namespace="monitoring",
-                values={},
-                scope=scope,
-                parent=platform,
-            )
-            hook = MonitoringHook(
-                namespace="monitoring",
-                selector_labels=SELECTOR_LABELS,
-                dashboard_label=("grafana_dashboard", "1"),
-                crds=crds,
-            )
+        hook = stand_in_monitoring(scope, platform) if monitoring else None
         made["addon"] = AiGateway(
             "gp-gateway",
             AiGatewayArgs(

@@ -21,7 +21,6 @@ import yaml
 
 from components.addons import authz
 from components.addons.authz import sync_store
-from components.addons.base import MonitoringHook, helm_release
 from components.addons.openfga import (
     API_URL,
     AUTHN_SECRET,
@@ -32,11 +31,11 @@ from components.addons.openfga import (
     postgres_uri,
 )
 from components.spec import PlatformSpec, parse_spec
-from components.versions import KUBE_PROMETHEUS_STACK, OPENFGA, OPENFGA_SYNC_PYTHON, POSTGRES
+from components.versions import OPENFGA, OPENFGA_SYNC_PYTHON, POSTGRES
 from gpuplane.analyzer import analyze
 from gpuplane.recording import RecordedResource, Recording
 from gpuplane.render import kubernetes_objects, redact, write
-from tests.support import addon_scope, build_platform, raw_spec, record
+from tests.support import addon_scope, build_platform, raw_spec, record, stand_in_monitoring
 from tests.upstream import unknown_value_paths, validate_object, validate_values_schema
 
 CLOUDS = ("aws", "gcp", "linode", "existing")
@@ -104,22 +103,7 @@ def build(
     def program() -> None:
         platform = build_platform(spec)
         scope = addon_scope(platform)
-        hook = None
-        if monitoring:
-            crds = helm_release(
-                "gp-observability-release",
-                KUBE_PROMETHEUS_STACK,
-                namespace="monitoring",
-                values={},
-                scope=scope,
-                parent=platform,
-            )
-            hook = MonitoringHook(
-                namespace="monitoring",
-                selector_labels=SELECTOR_LABELS,
-                dashboard_label=("grafana_dashboard", "1"),
-                crds=crds,
-            )
+        hook = stand_in_monitoring(scope, platform) if monitoring else None
         made["addon"] = OpenFga(
             "gp-openfga",
             OpenFgaArgs(

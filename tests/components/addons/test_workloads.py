@@ -12,7 +12,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.addons.base import AddonScope, MonitoringHook, helm_release
+from components.addons.base import AddonScope, helm_release
 from components.addons.workloads import (
     JOBSET_CONTROLLER_SPEC,
     LWS_CONTROLLER_SPEC,
@@ -29,7 +29,6 @@ from components.versions import (
     COMPATIBILITY,
     JOBSET,
     JOBSET_CONTROLLER,
-    KUBE_PROMETHEUS_STACK,
     KUBERNETES_VERSIONS,
     KUEUE,
     LWS,
@@ -37,7 +36,7 @@ from components.versions import (
 )
 from gpuplane.recording import RecordedResource, Recording
 from gpuplane.render import kubernetes_objects
-from tests.support import addon_scope, build_platform, record, spec_for
+from tests.support import addon_scope, build_platform, record, spec_for, stand_in_monitoring
 from tests.upstream import UPSTREAM_EXTRA, chart_dir, unknown_value_paths, validate_object
 
 CLOUDS = ("aws", "gcp", "linode", "existing")
@@ -96,22 +95,7 @@ def build(
     def program() -> None:
         platform = build_platform(spec)
         scope = addon_scope(platform)
-        hook = None
-        if monitoring:
-            crds = helm_release(
-                "gp-observability-release",
-                KUBE_PROMETHEUS_STACK,
-                namespace="monitoring",
-                values={},
-                scope=scope,
-                parent=platform,
-            )
-            hook = MonitoringHook(
-                namespace="monitoring",
-                selector_labels=SELECTOR_LABELS,
-                dashboard_label=("grafana_dashboard", "1"),
-                crds=crds,
-            )
+        hook = stand_in_monitoring(scope, platform) if monitoring else None
         addon = WorkloadControllers(
             "gp-workloads",
             WorkloadControllersArgs(scope=scope, monitoring=hook),
