@@ -21,7 +21,7 @@ Upstream gotchas recorded here as data rather than prose:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 Cloud = Literal["aws", "gcp", "linode", "existing"]
@@ -57,8 +57,13 @@ class GpuModel:
     name: str
     product: str
     memory_gb: int
-    mig_capable: bool
     offerings: Mapping[Cloud, tuple[Offering, ...]]
+    mig_profiles: Mapping[str, int] = field(default_factory=dict[str, int])
+    """MIG profile -> instances per GPU (same profile on every slice); empty: no MIG."""
+
+    @property
+    def mig_capable(self) -> bool:
+        return bool(self.mig_profiles)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,6 +81,13 @@ _GCP_TANOD = PriceSource(key="GCP-TANOD", as_of="2026-10-13", note="reservation/
 _GCP_T4 = PriceSource(key="GCP-CYC+GCP-SKY", as_of="2026-07-30", note="N1 VM plus attached T4")
 _LIN_GO = PriceSource(key="LIN-GO", as_of="2024-07-19", note="reported not offered in LKE (unverified)")
 _LIN_ADA = PriceSource(key="LIN-ADA", as_of="2026-06-05", note="secondary sources")
+
+
+# Single-profile MIG layouts and their instances per GPU, from NVIDIA's MIG User Guide ("Supported MIG
+# Profiles" tables for A100 40GB, A100 80GB, H100 80GB and H200 141GB).
+_MIG_A100_40GB: Mapping[str, int] = {"1g.5gb": 7, "1g.10gb": 4, "2g.10gb": 3, "3g.20gb": 2, "4g.20gb": 1, "7g.40gb": 1}
+_MIG_80GB: Mapping[str, int] = {"1g.10gb": 7, "1g.20gb": 4, "2g.20gb": 3, "3g.40gb": 2, "4g.40gb": 1, "7g.80gb": 1}
+_MIG_H200: Mapping[str, int] = {"1g.18gb": 7, "1g.35gb": 4, "2g.35gb": 3, "3g.71gb": 2, "4g.71gb": 1, "7g.141gb": 1}
 
 
 def _aws(instance_type: str, gpus: int, hourly: float | None, source: PriceSource = _AWS_SKY) -> Offering:
@@ -112,7 +124,6 @@ GPU_MODELS: Mapping[str, GpuModel] = {
             name="nvidia-t4",
             product="NVIDIA T4",
             memory_gb=16,
-            mig_capable=False,
             offerings={
                 "aws": (_aws("g4dn.xlarge", 1, 0.526),),
                 "gcp": (
@@ -126,7 +137,6 @@ GPU_MODELS: Mapping[str, GpuModel] = {
             name="nvidia-a10g",
             product="NVIDIA A10G",
             memory_gb=24,
-            mig_capable=False,
             offerings={
                 "aws": (
                     _aws("g5.xlarge", 1, 1.006),
@@ -140,7 +150,6 @@ GPU_MODELS: Mapping[str, GpuModel] = {
             name="nvidia-l4",
             product="NVIDIA L4",
             memory_gb=24,
-            mig_capable=False,
             offerings={
                 "aws": (
                     _aws("g6.xlarge", 1, 0.8048),
@@ -164,7 +173,6 @@ GPU_MODELS: Mapping[str, GpuModel] = {
             name="nvidia-l40s",
             product="NVIDIA L40S",
             memory_gb=48,
-            mig_capable=False,
             offerings={
                 "aws": (
                     _aws("g6e.xlarge", 1, 1.861),
@@ -178,7 +186,7 @@ GPU_MODELS: Mapping[str, GpuModel] = {
             name="nvidia-a100-40gb",
             product="NVIDIA A100 40GB",
             memory_gb=40,
-            mig_capable=True,
+            mig_profiles=_MIG_A100_40GB,
             offerings={
                 "aws": (_aws("p4d.24xlarge", 8, 21.957642, _AWS_DR),),
                 "gcp": (
@@ -194,7 +202,7 @@ GPU_MODELS: Mapping[str, GpuModel] = {
             name="nvidia-a100-80gb",
             product="NVIDIA A100 80GB",
             memory_gb=80,
-            mig_capable=True,
+            mig_profiles=_MIG_80GB,
             offerings={
                 "aws": (_aws("p4de.24xlarge", 8, 27.44705, _AWS_DR),),
                 "gcp": (
@@ -209,7 +217,7 @@ GPU_MODELS: Mapping[str, GpuModel] = {
             name="nvidia-h100-80gb",
             product="NVIDIA H100 80GB",
             memory_gb=80,
-            mig_capable=True,
+            mig_profiles=_MIG_80GB,
             offerings={
                 "aws": (
                     _aws("p5.4xlarge", 1, 6.88),
@@ -227,7 +235,7 @@ GPU_MODELS: Mapping[str, GpuModel] = {
             name="nvidia-h200",
             product="NVIDIA H200 141GB",
             memory_gb=141,
-            mig_capable=True,
+            mig_profiles=_MIG_H200,
             offerings={
                 "aws": (_aws("p5en.48xlarge", 8, 63.296, _AWS_P5EN),),
                 "gcp": (_gcp("a3-ultragpu-8g", "nvidia-h200-141gb", 8, 83.492, _GCP_TANOD, spot_only=True),),
@@ -237,7 +245,6 @@ GPU_MODELS: Mapping[str, GpuModel] = {
             name="nvidia-rtx6000",
             product="NVIDIA Quadro RTX 6000",
             memory_gb=24,
-            mig_capable=False,
             offerings={
                 "linode": (
                     _lin("g1-gpu-rtx6000-1", 1, 1.50, _LIN_GO),
@@ -251,7 +258,6 @@ GPU_MODELS: Mapping[str, GpuModel] = {
             name="nvidia-rtx4000-ada",
             product="NVIDIA RTX 4000 Ada Generation",
             memory_gb=20,
-            mig_capable=False,
             offerings={
                 "linode": (
                     _lin("g2-gpu-rtx4000a1-s", 1, 0.52),

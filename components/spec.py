@@ -155,37 +155,6 @@ class Sharing(_Model):
     replicas: Annotated[int, Field(ge=2, le=48)] | None = None
     mig_profile: Annotated[str, Field(pattern=r"^[1-7]g\.[0-9]+gb$")] | None = None
 
-    @property
-    def slices_per_gpu(self) -> int:
-        """How many ``nvidia.com/gpu`` units one physical GPU advertises."""
-        if self.mode == "time-slicing":
-            return self.replicas or 1
-        if self.mode == "mig":
-            return MIG_SLICES.get(self.mig_profile or "", 1)
-        return 1
-
-
-# Instances of each MIG profile per GPU (single strategy, same profile on every GPU).
-MIG_SLICES: Mapping[str, int] = {
-    "1g.5gb": 7,
-    "1g.10gb": 7,
-    "1g.12gb": 7,
-    "1g.18gb": 7,
-    "1g.20gb": 7,
-    "2g.10gb": 3,
-    "2g.20gb": 3,
-    "2g.35gb": 3,
-    "3g.20gb": 2,
-    "3g.40gb": 2,
-    "3g.71gb": 2,
-    "4g.20gb": 1,
-    "4g.40gb": 1,
-    "4g.71gb": 1,
-    "7g.40gb": 1,
-    "7g.80gb": 1,
-    "7g.141gb": 1,
-}
-
 
 class GpuPool(_Model):
     """A group of identical GPU nodes, named by what it is for and typed by GPU model."""
@@ -229,13 +198,24 @@ class GpuPool(_Model):
         return self.taints if self.taints is not None else (GPU_TAINT,)
 
     @property
+    def slices_per_gpu(self) -> int:
+        """How many ``nvidia.com/gpu`` units one physical GPU advertises (time-slicing replicas, or the
+        instances of the pool's MIG profile on this GPU model; the spec rejects unknown profiles)."""
+        if self.sharing.mode == "time-slicing":
+            return self.sharing.replicas or 1
+        if self.sharing.mode == "mig":
+            model = catalog.GPU_MODELS.get(self.gpu)
+            return 1 if model is None else model.mig_profiles.get(self.sharing.mig_profile or "", 1)
+        return 1
+
+    @property
     def max_gpus(self) -> int:
         return self.max_nodes * self.gpus_per_node
 
     @property
     def max_gpu_units(self) -> int:
         """Schedulable ``nvidia.com/gpu`` units at maximum scale (after time-slicing or MIG)."""
-        return self.max_gpus * self.sharing.slices_per_gpu
+        return self.max_gpus * self.slices_per_gpu
 
 
 class Tenant(_Model):
@@ -629,8 +609,14 @@ def _sharing_problems(key: str, pool: GpuPool) -> Iterator[Problem]:
         if not catalog.GPU_MODELS[pool.gpu].mig_capable:
             capable = sorted(n for n, m in catalog.GPU_MODELS.items() if m.mig_capable)
             yield Problem(f"{key}.sharing.mode", f"{pool.gpu} does not support MIG; MIG GPUs: {', '.join(capable)}")
+        profiles = catalog.GPU_MODELS[pool.gpu].mig_profiles
         if sharing.mig_profile is None:
             yield Problem(f"{key}.sharing.migProfile", "mig needs a profile such as 1g.10gb")
+        elif profiles and sharing.mig_profile not in profiles:
+            yield Problem(
+                f"{key}.sharing.migProfile",
+                f"{pool.gpu} has no MIG profile {sharing.mig_profile!r}; choose one of: {', '.join(profiles)}",
+            )
     elif sharing.mig_profile is not None:
         yield Problem(f"{key}.sharing.migProfile", "migProfile applies only to mode mig")
 

@@ -52,7 +52,7 @@ def _write_pools(plan: StackPlan, out: TextIO) -> None:
         offering = spec.offering(pool)
         sharing = pool.sharing.mode
         if pool.sharing.mode != "none":
-            sharing += f" x{pool.sharing.slices_per_gpu}"
+            sharing += f" x{pool.slices_per_gpu}"
         out.write(
             f"     {pool.name:<16} {pool.gpu:<20} {offering.instance_type:<20} {pool.gpus_per_node:>9} "
             f"{pool.min_nodes:>4} {pool.max_nodes:>4}  {pool.capacity:<9} {sharing}\n"

@@ -694,7 +694,7 @@ def node_template_tags(pool: GpuPool) -> list[tuple[str, str, str]]:
     ]
     # What a node advertises after time-slicing/MIG, not the physical count: a pod asking for more units
     # than the template offers would never trigger a scale-up.
-    units = pool.gpus_per_node * pool.sharing.slices_per_gpu
+    units = pool.gpus_per_node * pool.slices_per_gpu
     tags.append(("gpus", f"{NODE_TEMPLATE_PREFIX}/resources/{GPU_RESOURCE}", str(units)))
     return tags
 

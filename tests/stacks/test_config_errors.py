@@ -155,6 +155,12 @@ CASES: list[tuple[str, Callable[[Config], None], str, str]] = [
         "gpuplane:autoscaling.customMetrics",
         "custom metrics come from the observability add-on",
     ),
+    (
+        "gcp-dev",
+        _set("gpuPools.1.sharing", {"mode": "mig", "migProfile": "1g.5gb"}),
+        "gpuplane:gpuPools[1].sharing.migProfile",
+        "nvidia-a100-80gb has no MIG profile '1g.5gb'; choose one of: 1g.10gb, 1g.20gb",
+    ),
     ("aws-dev", _duplicate_tenant, "gpuplane:tenants[1].name", "duplicate name 'search'"),
     (
         "aws-dev",
