@@ -49,9 +49,12 @@ def estimate_cost(spec: PlatformSpec) -> CostEstimate:
         high += pool.max_nodes * offering.hourly_usd
         source = offering.source
         extra = f"; {source.note}" if source.note else ""
+        spot = "; spot priced at the on-demand list price (an upper bound)" if pool.spot else ""
         notes.append(
-            f"{pool.name}: {offering.instance_type} {offering.hourly_usd}/h [{source.key}, {source.as_of}{extra}]"
+            f"{pool.name}: {offering.instance_type} {offering.hourly_usd}/h [{source.key}, {source.as_of}{extra}]{spot}"
         )
+    if spec.cloud == "aws":
+        notes.append("an EKS version in extended support costs 0.60/h for the control plane [EKS-BLOG, 2024-04]")
     if spec.cloud == "linode":
         notes.append("LKE GPU pools cannot scale below 1 node: the minimum is the idle floor")
     notes.append("system pool and storage/egress not included")

@@ -460,6 +460,8 @@ class AnalysisSession:
         self._by_urn: dict[str, RecordedResource] = {}
         self._violations: list[Violation] = []
         self._error: BaseException | None = None
+        self._drained = False  # the end-of-stack sentinel has been taken from the queue
+        self._abandoned = False
         self._worker = threading.Thread(target=self._work, daemon=True)
         self._worker.start()
 
@@ -476,8 +478,14 @@ class AnalysisSession:
 
     def abandon(self) -> None:
         """Stop without a verdict (the program failed); errors of the worker are dropped."""
+        self._abandoned = True
         self._queue.put(None)
         self._worker.join()
+
+    def _next(self) -> RecordedResource | None:
+        resource = self._queue.get()
+        self._drained = resource is None
+        return resource
 
     def _work(self) -> None:
         try:
@@ -485,16 +493,17 @@ class AnalysisSession:
             self._server.configure(
                 project=self._project, stack=self._stack, config=self._config, organization=self._organization
             )
-            first = self._queue.get()
-            self._analyze(_root_stack(project=self._project, stack=self._stack, child=first))
-            resource = first
+            resource = self._next()
+            if self._abandoned:
+                return
+            self._analyze(_root_stack(project=self._project, stack=self._stack, child=resource))
             while resource is not None:
                 self._analyze(resource)
-                resource = self._queue.get()
+                resource = self._next()
         except BaseException as error:
             self._error = error
-            while self._queue.get() is not None:  # let add() callers go on; finish() reports the error
-                pass
+            while not self._drained:  # let add() callers go on; finish() reports the error
+                self._next()
 
     def _analyze(self, resource: RecordedResource) -> None:
         self._resources.append(resource)
