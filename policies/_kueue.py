@@ -9,6 +9,7 @@ from typing import Any, cast
 
 from ._support import (
     DEVICE_PLUGIN_CONFIG_LABEL,
+    GPU_MODEL_LABEL,
     GPU_RESOURCE,
     MIG_CONFIG_LABEL,
     NodePool,
@@ -23,6 +24,7 @@ from ._support import (
     k8s_kind,
     mig_slices,
     normalize_effect,
+    offering,
     str_map,
     taints_of,
 )
@@ -147,13 +149,25 @@ def _device_plugin_configs(resources: Sequence[Resource]) -> tuple[dict[str, obj
     return configs, default
 
 
+def _gpu_model(pool: NodePool) -> str:
+    """The pool's GPU model: gpuplane's node label, else what its instance type carries."""
+    labelled = pool.labels.get(GPU_MODEL_LABEL)
+    if labelled:
+        return labelled
+    for instance_type in pool.instance_types:
+        known = offering(pool.cloud, instance_type)
+        if known is not None:
+            return known.gpu
+    return ""
+
+
 def units_per_gpu(pool: NodePool, resources: Sequence[Resource]) -> int:
     """``nvidia.com/gpu`` units one physical GPU of ``pool`` advertises (time-slicing, MPS or MIG)."""
     if pool.units_per_gpu:
         return pool.units_per_gpu
     mig = pool.labels.get(MIG_CONFIG_LABEL, "")
     if mig.startswith("all-"):
-        slices = mig_slices(mig.removeprefix("all-"))
+        slices = mig_slices(_gpu_model(pool), mig.removeprefix("all-"))
         if slices:
             return slices
     configs, default = _device_plugin_configs(resources)

@@ -39,6 +39,7 @@ GPU_RESOURCE = "nvidia.com/gpu"
 QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 DEVICE_PLUGIN_CONFIG_LABEL = "nvidia.com/device-plugin.config"
 MIG_CONFIG_LABEL = "nvidia.com/mig.config"
+GPU_MODEL_LABEL = "gpuplane.io/gpu"
 
 JsonSchema = Mapping[str, Any]
 
@@ -123,12 +124,65 @@ def str_map(value: object) -> dict[str, str]:
     return {k: str(v) for k, v in as_map(value).items() if isinstance(v, str | int | float | bool)}
 
 
-def is_open_cidr(cidr: str) -> bool:
-    """Whether ``cidr`` admits the whole internet (``0.0.0.0/0``, ``::/0``)."""
+MIN_IPV4_PREFIX = 8
+"""IPv4 prefixes shorter than this (``/0``-``/7``, 33 million addresses and up) count as open."""
+MIN_IPV6_PREFIX = 16
+"""IPv6 prefixes shorter than this count as open."""
+
+CIDR_CONFIG: Mapping[str, JsonSchema] = {
+    "minIpv4PrefixLength": {
+        "type": "integer",
+        "minimum": 0,
+        "default": MIN_IPV4_PREFIX,
+        "description": (
+            "IPv4 CIDRs with a shorter prefix than this (a wider range) count as open to the internet, like 0.0.0.0/0."
+        ),
+    },
+    "minIpv6PrefixLength": {
+        "type": "integer",
+        "minimum": 0,
+        "default": MIN_IPV6_PREFIX,
+        "description": (
+            "IPv6 CIDRs with a shorter prefix than this (a wider range) count as open to the internet, like ::/0."
+        ),
+    },
+}
+"""The config properties of the policies that judge CIDRs (with :func:`open_cidr_config`)."""
+
+
+def open_cidr_reason(cidr: str, min_ipv4: int = MIN_IPV4_PREFIX, min_ipv6: int = MIN_IPV6_PREFIX) -> str | None:
+    """Why ``cidr`` is open to the internet (to follow ``contains <cidr>, ``), or ``None`` when it is not.
+
+    ``/0`` admits the whole internet; any IPv4 prefix shorter than ``min_ipv4`` (IPv6: ``min_ipv6``)
+    admits so much of it (``1.0.0.0/7`` is 33 million addresses) that it is treated as open too.
+    Unparsable values are not judged here.
+    """
     try:
-        return ipaddress.ip_network(cidr.strip(), strict=False).prefixlen == 0
+        network = ipaddress.ip_network(cidr.strip(), strict=False)
     except ValueError:
-        return False
+        return None
+    if network.prefixlen == 0:
+        return "which admits the whole internet"
+    key, minimum = ("minIpv4PrefixLength", min_ipv4) if network.version == 4 else ("minIpv6PrefixLength", min_ipv6)
+    if network.prefixlen < minimum:
+        return f"a /{network.prefixlen} range wider than the /{minimum} limit ({key}), so it counts as open to the internet"
+    return None
+
+
+def is_open_cidr(cidr: str, min_ipv4: int = MIN_IPV4_PREFIX, min_ipv6: int = MIN_IPV6_PREFIX) -> bool:
+    """Whether ``cidr`` admits the whole internet (``0.0.0.0/0``, ``::/0``) or a range that wide
+    (IPv4 prefixes shorter than ``min_ipv4``, IPv6 shorter than ``min_ipv6``)."""
+    return open_cidr_reason(cidr, min_ipv4, min_ipv6) is not None
+
+
+def open_cidr_config(config: Mapping[str, Any]) -> tuple[int, int]:
+    """``(min_ipv4, min_ipv6)`` from a policy config built with :data:`CIDR_CONFIG`."""
+    min_ipv4 = as_int(config.get("minIpv4PrefixLength"))
+    min_ipv6 = as_int(config.get("minIpv6PrefixLength"))
+    return (
+        MIN_IPV4_PREFIX if min_ipv4 is None else min_ipv4,
+        MIN_IPV6_PREFIX if min_ipv6 is None else min_ipv6,
+    )
 
 
 def fmt_number(value: float) -> str:
@@ -366,8 +420,15 @@ def catalog_accelerators() -> list[str]:
     return sorted(as_map(_catalog().get("gcpAccelerators")))
 
 
-def mig_slices(profile: str) -> int | None:
-    return as_int(as_map(_catalog().get("migSlices")).get(profile))
+def mig_slices(gpu: str, profile: str) -> int | None:
+    """Instances of MIG ``profile`` on one GPU of model ``gpu`` (the same profile name means different
+    counts on different GPUs, e.g. 1g.10gb: 7 on A100 80GB, 4 on A100 40GB)."""
+    return as_int(as_map(as_map(_catalog().get("migSlices")).get(gpu)).get(profile))
+
+
+def gcp_accelerator_model(accelerator: str) -> str:
+    """The cloud-neutral GPU model behind a GKE accelerator type ('' when unknown)."""
+    return as_str(as_map(_catalog().get("gcpAccelerators")).get(accelerator)) or ""
 
 
 _AWS_GPU_TYPE = re.compile(r"^(p\d+[a-z]*(-[a-z0-9]+)?|g\d+[a-z]*|gr\d+[a-z]*)\.")
@@ -545,6 +606,35 @@ def _karpenter_node_pool(resource: Resource) -> list[NodePool]:
     ]
 
 
+_GKE_REGION = re.compile(r"^[a-z]+-[a-z]+\d+$")  # us-central1
+_GKE_CLUSTER_PATH = re.compile(r"(?:^|/)locations/([^/]+)/clusters/")
+GKE_DEFAULT_REGIONAL_ZONES = 3
+"""Zones a regional GKE cluster (and so its node pools) spans when nobody lists ``nodeLocations``."""
+
+
+def _gke_zones(props: Mapping[str, Any]) -> int:
+    """How many zones a GKE node pool's per-zone counts (``nodeCount``, ``autoscaling.min/maxNodeCount``)
+    are multiplied by.
+
+    ``nodeLocations`` when listed. Otherwise the pool runs in its cluster's zones: one for a zonal
+    cluster, and for a regional one GKE's default of three zones of the region -- an assumption: a
+    cluster whose own ``nodeLocations`` lists other zones is not visible from the pool (GKE picks the
+    region's zones; regions with fewer than three zones are rare). The location comes from the pool's
+    ``location`` or a ``projects/.../locations/<location>/clusters/...`` ``cluster`` id; an unknown or
+    unrecognised location counts as one zone (nothing to multiply by).
+    """
+    listed = str_list(props.get("nodeLocations"))
+    if listed:
+        return len(listed)
+    location = as_str(props.get("location")) or ""
+    if not location:
+        found = _GKE_CLUSTER_PATH.search(as_str(props.get("cluster")) or "")
+        location = found.group(1) if found else ""
+    location = location.strip().lower()
+    # A zone (us-central1-a) or anything unrecognised: one zone.
+    return GKE_DEFAULT_REGIONAL_ZONES if _GKE_REGION.match(location) else 1
+
+
 def _gke_node_pool(resource: Resource) -> list[NodePool]:
     props = resource.props
     node_config = as_map(props.get("nodeConfig"))
@@ -557,13 +647,14 @@ def _gke_node_pool(resource: Resource) -> list[NodePool]:
     price = known.hourly_usd if known else None
     units: int | None = None
     for accelerator in accelerators:
-        partition = mig_slices(as_str(accelerator.get("gpuPartitionSize")) or "") or 1
+        model = gcp_accelerator_model(as_str(accelerator.get("type")) or "")
+        partition = mig_slices(model, as_str(accelerator.get("gpuPartitionSize")) or "") or 1
         shared = as_map(accelerator.get("gpuSharingConfig"))
         clients = as_int(shared.get("maxSharedClientsPerGpu")) if shared else None
         if partition > 1 or clients:
             units = partition * (clients or 1)
     autoscaling = as_map(props.get("autoscaling"))
-    zones = max(len(str_list(props.get("nodeLocations"))), 1)
+    zones = _gke_zones(props)
     fixed = as_int(props.get("nodeCount"))
     if fixed is None:
         fixed = as_int(props.get("initialNodeCount"))

@@ -1,7 +1,9 @@
 """cloud-eks-endpoint-restricted: the EKS API endpoint is private, or public only to listed CIDRs.
 
 EKS defaults are open: without ``vpcConfig.endpointPublicAccess: false`` the endpoint is public, and
-without ``publicAccessCidrs`` it admits ``0.0.0.0/0``. Both defaults are reported.
+without ``publicAccessCidrs`` it admits ``0.0.0.0/0``. Both defaults are reported. A listed CIDR wider
+than ``minIpv4PrefixLength`` (default ``/8``; IPv6 ``minIpv6PrefixLength``, default ``/16``) counts as
+open too: ``0.0.0.0/1`` plus ``128.0.0.0/1`` is the whole internet without a single ``/0``.
 """
 
 from __future__ import annotations
@@ -11,11 +13,25 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel, Severity
 
-from ._support import EKS_CLUSTER, Meta, Resource, as_bool, as_map, is_open_cidr, resource_policy, str_list
+from ._support import (
+    CIDR_CONFIG,
+    EKS_CLUSTER,
+    Meta,
+    Resource,
+    as_bool,
+    as_map,
+    open_cidr_config,
+    open_cidr_reason,
+    resource_policy,
+    str_list,
+)
 
 META = Meta(
     name="cloud-eks-endpoint-restricted",
-    description="The EKS API endpoint must be private or public only to listed CIDRs, never 0.0.0.0/0.",
+    description=(
+        "The EKS API endpoint must be private or public only to listed CIDRs, never 0.0.0.0/0 or a range "
+        "wider than /8 (IPv6: /16)."
+    ),
     severity=Severity.CRITICAL,
     enforcement=EnforcementLevel.MANDATORY,
     tags=("cloud", "aws", "eks", "network", "security"),
@@ -29,7 +45,8 @@ META = Meta(
             "type": "boolean",
             "default": True,
             "description": "Allow a public endpoint restricted to CIDRs; false requires a private-only endpoint.",
-        }
+        },
+        **CIDR_CONFIG,
     },
 )
 
@@ -50,9 +67,10 @@ def check(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
             "list the CIDRs that may reach it"
         )
         return
+    min_ipv4, min_ipv6 = open_cidr_config(config)
     for cidr in cidrs:
-        if is_open_cidr(cidr):
-            yield f"vpcConfig.publicAccessCidrs contains {cidr}, which admits the whole internet"
+        if reason := open_cidr_reason(cidr, min_ipv4, min_ipv6):
+            yield f"vpcConfig.publicAccessCidrs contains {cidr}, {reason}"
 
 
 POLICY = resource_policy(META, check)

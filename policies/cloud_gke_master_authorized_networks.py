@@ -1,4 +1,8 @@
-"""cloud-gke-master-authorized-networks: the GKE control plane admits only listed networks."""
+"""cloud-gke-master-authorized-networks: the GKE control plane admits only listed networks.
+
+A listed ``cidrBlock`` wider than ``minIpv4PrefixLength`` (default ``/8``; IPv6 ``minIpv6PrefixLength``,
+default ``/16``) counts as open, like ``0.0.0.0/0``.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,27 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel, Severity
 
-from ._support import GKE_CLUSTER, Meta, Resource, as_bool, as_list, as_map, as_str, dig, is_open_cidr, resource_policy
+from ._support import (
+    CIDR_CONFIG,
+    GKE_CLUSTER,
+    Meta,
+    Resource,
+    as_bool,
+    as_list,
+    as_map,
+    as_str,
+    dig,
+    open_cidr_config,
+    open_cidr_reason,
+    resource_policy,
+)
 
 META = Meta(
     name="cloud-gke-master-authorized-networks",
-    description=("GKE control planes must be private or restricted by master authorized networks, never 0.0.0.0/0."),
+    description=(
+        "GKE control planes must be private or restricted by master authorized networks, never 0.0.0.0/0 "
+        "or a range wider than /8 (IPv6: /16)."
+    ),
     severity=Severity.CRITICAL,
     enforcement=EnforcementLevel.MANDATORY,
     tags=("cloud", "gcp", "gke", "network", "security"),
@@ -25,7 +45,8 @@ META = Meta(
             "type": "boolean",
             "default": True,
             "description": "Allow a public endpoint restricted by authorized networks; false requires a private endpoint.",
-        }
+        },
+        **CIDR_CONFIG,
     },
 )
 
@@ -46,9 +67,10 @@ def check(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
             "list the CIDRs that may reach it"
         )
         return
+    min_ipv4, min_ipv6 = open_cidr_config(config)
     for cidr in blocks:
-        if is_open_cidr(cidr):
-            yield f"masterAuthorizedNetworksConfig.cidrBlocks contains {cidr}, which admits the whole internet"
+        if reason := open_cidr_reason(cidr, min_ipv4, min_ipv6):
+            yield f"masterAuthorizedNetworksConfig.cidrBlocks contains {cidr}, {reason}"
     if as_bool(networks.get("gcpPublicCidrsAccessEnabled")) is True:
         yield "masterAuthorizedNetworksConfig.gcpPublicCidrsAccessEnabled admits every Google Cloud IP address"
 

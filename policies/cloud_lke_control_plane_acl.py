@@ -1,7 +1,8 @@
 """cloud-lke-control-plane-acl: the LKE control plane ACL is on and lists who may reach the API.
 
 LKE has no private API endpoint: the ACL is the only network control. ``acl.enabled: false`` means
-default ALLOW, the same as no ACL at all.
+default ALLOW, the same as no ACL at all. An address range wider than ``minIpv4PrefixLength`` (default
+``/8``; IPv6 ``minIpv6PrefixLength``, default ``/16``) counts as open, like ``0.0.0.0/0``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 from pulumi_policy import EnforcementLevel, Severity
 
 from ._support import (
+    CIDR_CONFIG,
     LKE_CLUSTER,
     Meta,
     Resource,
@@ -19,14 +21,18 @@ from ._support import (
     as_list,
     as_map,
     dig,
-    is_open_cidr,
+    open_cidr_config,
+    open_cidr_reason,
     resource_policy,
     str_list,
 )
 
 META = Meta(
     name="cloud-lke-control-plane-acl",
-    description="LKE clusters must enable the control-plane ACL with at least one address, never 0.0.0.0/0.",
+    description=(
+        "LKE clusters must enable the control-plane ACL with at least one address, never 0.0.0.0/0 or a "
+        "range wider than /8 (IPv6: /16)."
+    ),
     severity=Severity.CRITICAL,
     enforcement=EnforcementLevel.MANDATORY,
     tags=("cloud", "linode", "lke", "network", "security"),
@@ -35,6 +41,7 @@ META = Meta(
         "office/VPN ranges (apiAccess.allowedCidrs)."
     ),
     rationale="Without the ACL the LKE API endpoint is open to the internet.",
+    config=dict(CIDR_CONFIG),
 )
 
 
@@ -53,9 +60,10 @@ def check(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
     ]
     if not addresses:
         yield "controlPlane.acl lists no addresses; list the CIDRs that may reach the Kubernetes API"
+    min_ipv4, min_ipv6 = open_cidr_config(config)
     for cidr in addresses:
-        if is_open_cidr(cidr):
-            yield f"controlPlane.acl.addresses contains {cidr}, which admits the whole internet"
+        if reason := open_cidr_reason(cidr, min_ipv4, min_ipv6):
+            yield f"controlPlane.acl.addresses contains {cidr}, {reason}"
 
 
 POLICY = resource_policy(META, check)

@@ -2,13 +2,19 @@
 
 Helm values: a credential-named key (``password``, ``*Token``, ``apiKey``...) or a URI with embedded
 user:password must be a Pulumi secret (then it is encrypted in state; Helm keeps release values in a
-Kubernetes Secret) or come from an existing Kubernetes Secret. Container env: a credential-named
-variable must use ``valueFrom.secretKeyRef``; a literal ``value`` is readable by anyone who can read the
-workload, secret in Pulumi or not.
+Kubernetes Secret) or come from an existing Kubernetes Secret; a list entry ``--password=...`` counts as
+a credential-named key too. Container env: a credential-named variable, or any variable whose literal
+value is a URI with embedded user:password (``postgres://u:p@db/app``), must use
+``valueFrom.secretKeyRef``; a literal ``value`` is readable by anyone who can read the workload, secret
+in Pulumi or not. Container ``args`` and ``command``: the same holds for a credential flag with a literal
+value (``--password=hunter2``, ``--token hunter2``, also inside an ``sh -c`` string) and for a URI with
+embedded credentials. Not reported: values that reference a variable (``--token=$(HF_TOKEN)``, which
+Kubernetes fills from the env, ``$TOKEN`` in a shell) or a file (``--token=/var/run/secrets/token``).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, cast
 
@@ -61,6 +67,44 @@ def _credential(name: str, config: Mapping[str, Any]) -> bool:
     return is_credential_key(name) or any(key.endswith(e) for e in extra if e)
 
 
+_FLAG = re.compile(r"^(--?)([A-Za-z][A-Za-z0-9_.-]*)(?:=(.*))?$", re.DOTALL)
+_NOT_A_LITERAL = ("$", "/", "./", "../", "~/")
+"""Flag values that reference a variable (``$(VAR)``, ``${VAR}``, ``$VAR``) or a file, not a credential."""
+_QUOTES = "'\""
+
+
+def _literal(value: str) -> bool:
+    return bool(value) and not value.startswith(_NOT_A_LITERAL)
+
+
+def _argument_findings(entries: Sequence[str], config: Mapping[str, Any]) -> Iterator[tuple[int, str]]:
+    """``(index, what)`` for every credential ``entries`` (a container's ``args``/``command``, or a
+    string list in Helm values) carry literally: ``--password=x`` and ``--token x`` (the value in the
+    next entry), whitespace-separated inside one entry too (``sh -c "run --token=x"``), and URIs with
+    embedded credentials (alone or as a flag's value)."""
+    for index, entry in enumerate(entries):
+        words = [word.strip(_QUOTES) for word in entry.split()]
+        for position, word in enumerate(words):
+            flag = _FLAG.match(word)
+            value = word if flag is None else flag.group(3)
+            if value is not None and has_embedded_credentials(value.strip(_QUOTES)):
+                yield index, "a URI with embedded credentials"
+                continue
+            if flag is None or not _credential(flag.group(2), config):
+                continue
+            if value is None:  # --token VALUE: the next word, or the next entry
+                if position + 1 < len(words):
+                    value = words[position + 1]
+                elif len(words) == 1 and index + 1 < len(entries):
+                    value = entries[index + 1]
+                else:
+                    value = ""
+                if value.startswith("-"):
+                    value = ""
+            if _literal(value.strip().strip(_QUOTES)):
+                yield index, flag.group(1) + flag.group(2)
+
+
 def _values(value: object, path: str, config: Mapping[str, Any]) -> Iterator[str]:
     if isinstance(value, Mapping):
         mapping = cast(Mapping[str, object], value)
@@ -78,10 +122,13 @@ def _values(value: object, path: str, config: Mapping[str, Any]) -> Iterator[str
                 yield from _values(item, child, config)
     elif isinstance(value, Sequence) and not isinstance(value, str | bytes):
         # The engine's lists arrive as pulumi-policy proxies: Sequences, not lists.
-        for index, item in enumerate(cast(Sequence[object], value)):
-            if isinstance(item, str) and item and not is_secret(item) and has_embedded_credentials(item):
+        items = cast(Sequence[object], value)
+        strings = [item if isinstance(item, str) and not is_secret(item) else "" for item in items]
+        flagged = {index for index, _ in _argument_findings(strings, config)}
+        for index, item in enumerate(items):
+            if index in flagged:
                 yield f"{path}[{index}]"
-            else:
+            elif not isinstance(item, str):
                 yield from _values(item, f"{path}[{index}]", config)
 
 
@@ -95,15 +142,30 @@ def check(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
             )
         return
     _, kind = k8s_kind(resource.type)
+    title = f"{kind} {namespace_of(resource)}/{resource.name}"
     for template in pod_templates(resource):
         for container_name, container in containers(template.spec):
-            for entry in (as_map(e) for e in as_list(container.get("env"))):
-                name = as_str(entry.get("name")) or ""
+            for index, entry in enumerate(as_map(e) for e in as_list(container.get("env"))):
+                name = as_str(entry.get("name")) or f"env[{index}]"
                 value = entry.get("value")
-                if isinstance(value, str) and value and _credential(name, config):
+                if not isinstance(value, str) or not value:
+                    continue
+                if _credential(name, config):
                     yield (
-                        f"{kind} {namespace_of(resource)}/{resource.name} container {container_name} sets env "
-                        f"{name} as a literal value; use valueFrom.secretKeyRef"
+                        f"{title} container {container_name} sets env {name} as a literal value; "
+                        "use valueFrom.secretKeyRef"
+                    )
+                elif has_embedded_credentials(value):
+                    yield (
+                        f"{title} container {container_name} sets env {name} to a URI with embedded credentials; "
+                        "use valueFrom.secretKeyRef"
+                    )
+            for field_name in ("command", "args"):
+                entries = [e if isinstance(e, str) else "" for e in as_list(container.get(field_name))]
+                for index, what in dict.fromkeys(_argument_findings(entries, config)):
+                    yield (
+                        f"{title} container {container_name} passes {what} in {field_name}[{index}] as a literal "
+                        "value; read it from a Secret (env valueFrom.secretKeyRef, referenced as $(VAR))"
                     )
 
 

@@ -160,6 +160,36 @@ def hf_token_literal(wire: dict[str, Any]) -> None:
 
 
 EKS_OPEN = "vpcConfig.publicAccessCidrs contains 0.0.0.0/0, which admits the whole internet"
+ONLY_ALLOWED = "only namespaces gpu-operator, dcgm-exporter, node-exporter may run"
+
+
+def wide(cidr: str, limit: int, key: str = "minIpv4PrefixLength") -> str:
+    prefix = cidr.rsplit("/", 1)[1]
+    return f"a /{prefix} range wider than the /{limit} limit ({key}), so it counts as open to the internet"
+
+
+def trainer(key: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    """Set ``key`` of the finetune Job's trainer container."""
+    return setting(f"spec.template.spec.containers.0.{key}", value)
+
+
+def add_env(name: str, value: str) -> Callable[[dict[str, Any]], None]:
+    def change(wire: dict[str, Any]) -> None:
+        wire["spec"]["template"]["spec"]["containers"][0]["env"].append({"name": name, "value": value})
+
+    return change
+
+
+def bare_pod(base: Callable[[str], Recording]) -> Recording:
+    """A Pod registered without metadata or container names: namespace ``default``, ``containers[0]``."""
+    pod = builders.bare(
+        "kubernetes:core/v1:Pod",
+        "bare-pod",
+        {"spec": {"containers": [{"args": ["--password=hunter2"], "env": [{"value": "mysql://root:pw@db/app"}]}]}},
+    )
+    return builders.extend(base("existing"), Recording(resources=[pod]))
+
+
 M = "mandatory"
 A = "advisory"
 
@@ -396,7 +426,8 @@ CASES: list[Case] = [
         [
             (
                 M,
-                f"GKE node pool {GKE_INFERENCE} has a fixed size of 4 GPU nodes and no autoscaling; autoscale it from 0",
+                # nodeCount is per zone; the pool's location is the region us-central1 (3 zones by default).
+                f"GKE node pool {GKE_INFERENCE} has a fixed size of 12 GPU nodes and no autoscaling; autoscale it from 0",
                 GKE_INFERENCE,
             )
         ],
@@ -822,8 +853,8 @@ CASES: list[Case] = [
         [
             (
                 M,
-                "DaemonSet kube-system/gpu-node-tuner container tuner is privileged; only namespaces gpu-operator may run "
-                "privileged containers",
+                f"DaemonSet kube-system/gpu-node-tuner container tuner is privileged; {ONLY_ALLOWED} privileged "
+                "containers",
                 "gpu-node-tuner",
             )
         ],
@@ -1006,6 +1037,337 @@ CASES.extend(
                     "gpu-stack-max-hourly-cost",
                 }
             ),
+        ),
+    ]
+)
+
+# -- review fixes: wide CIDRs, GKE regional per-zone counts, plaintext credentials in env values and
+# arguments, privileged Helm values, host namespaces and capabilities ----------------------------------
+RUN_WITH_SECRET = "read it from a Secret (env valueFrom.secretKeyRef, referenced as $(VAR))"
+HOST_PID = "sets hostPID: true (its containers see and can signal every process on the node)"
+HOST_NETWORK = "sets hostNetwork: true (it shares the node's network stack)"
+HOST_IPC = "sets hostIPC: true (it shares the node's IPC namespace)"
+IN_HOST_NAMESPACES = f"{ONLY_ALLOWED} pods in host namespaces"
+PRIVILEGED = f"{ONLY_ALLOWED} privileged containers"
+
+CASES.extend(
+    [
+        # cloud: a range wider than /8 (IPv6 /16) is as good as 0.0.0.0/0
+        Case(
+            "eks-wide-cidrs",
+            "cloud-eks-endpoint-restricted",
+            on("aws", EKS, setting("vpcConfig.publicAccessCidrs", ["203.0.113.0/24", "0.0.0.0/1", "128.0.0.0/1"])),
+            [
+                (M, f"vpcConfig.publicAccessCidrs contains 0.0.0.0/1, {wide('0.0.0.0/1', 8)}", EKS),
+                (M, f"vpcConfig.publicAccessCidrs contains 128.0.0.0/1, {wide('128.0.0.0/1', 8)}", EKS),
+            ],
+            (EKS,),
+        ),
+        Case(
+            "gke-wide-cidr",
+            "cloud-gke-master-authorized-networks",
+            on(
+                "gcp",
+                GKE,
+                setting(
+                    "masterAuthorizedNetworksConfig.cidrBlocks",
+                    [{"cidrBlock": "203.0.113.0/24"}, {"cidrBlock": "100.0.0.0/6"}, {"cidrBlock": "10.0.0.0/8"}],
+                ),
+            ),
+            [(M, f"masterAuthorizedNetworksConfig.cidrBlocks contains 100.0.0.0/6, {wide('100.0.0.0/6', 8)}", GKE)],
+            (GKE,),
+        ),
+        Case(
+            "lke-acl-wide-ipv6",
+            "cloud-lke-control-plane-acl",
+            on(
+                "linode",
+                LKE,
+                setting(
+                    "controlPlane.acl.addresses",
+                    [{"ipv4s": ["203.0.113.0/24", "10.0.0.0/8"], "ipv6s": ["2000::/3", "2001:db8::/32"]}],
+                ),
+            ),
+            [
+                (
+                    M,
+                    f"controlPlane.acl.addresses contains 2000::/3, {wide('2000::/3', 16, 'minIpv6PrefixLength')}",
+                    LKE,
+                )
+            ],
+            (LKE,),
+        ),
+        # gpu: per-zone counts of a regional pool without nodeLocations are multiplied by GKE's 3 zones
+        Case(
+            "gke-regional-per-zone-min",
+            "gpu-pool-scale-to-zero",
+            on(
+                "gcp",
+                GKE_TRAINING,
+                setting("autoscaling", {"locationPolicy": "ANY", "minNodeCount": 1, "maxNodeCount": 2}),
+            ),
+            [
+                (
+                    M,
+                    f"GKE node pool {GKE_TRAINING} keeps at least 3 GPU nodes running; set its minimum to 0",
+                    GKE_TRAINING,
+                )
+            ],
+            (GKE_TRAINING,),
+        ),
+        Case(
+            "gke-regional-per-zone-max",
+            "gpu-stack-max-gpus",
+            on(
+                "gcp",
+                GKE_TRAINING,
+                setting("autoscaling", {"locationPolicy": "ANY", "minNodeCount": 0, "maxNodeCount": 22}),
+            ),
+            [
+                (
+                    M,
+                    f"the GPU pools can scale to 70 GPUs (GKE node pool {GKE_INFERENCE}: 4; GKE node pool {GKE_TRAINING}: "
+                    "66), above the cap of 64",
+                    "",
+                )
+            ],
+            stack_policy=True,
+            also=frozenset({"gpu-stack-max-hourly-cost"}),
+        ),
+        # platform: credentials in env values and in args/command
+        Case(
+            "job-env-embedded-credentials",
+            "platform-workload-no-plaintext-secrets",
+            on("gcp", "finetune", add_env("DATABASE_URL", "postgres://trainer:s3cret@db:5432/runs")),
+            [
+                (
+                    M,
+                    "Job team-a/finetune container trainer sets env DATABASE_URL to a URI with embedded credentials; "
+                    "use valueFrom.secretKeyRef",
+                    "finetune",
+                )
+            ],
+            ("finetune",),
+        ),
+        Case(
+            "job-args-credential-flags",
+            "platform-workload-no-plaintext-secrets",
+            on(
+                "aws",
+                "finetune",
+                trainer(
+                    "args",
+                    [
+                        "train.py",
+                        "--epochs=3",
+                        "--password=hunter2",
+                        "--api-token",
+                        "hf_live_token",
+                        "--hf-token=$(HF_TOKEN)",  # filled from the env (a secretKeyRef): fine
+                        "--kubeconfig",
+                        "/etc/kube/config",  # a file: fine
+                    ],
+                ),
+            ),
+            [
+                (
+                    M,
+                    f"Job team-a/finetune container trainer passes --password in args[2] as a literal value; {RUN_WITH_SECRET}",
+                    "finetune",
+                ),
+                (
+                    M,
+                    f"Job team-a/finetune container trainer passes --api-token in args[3] as a literal value; {RUN_WITH_SECRET}",
+                    "finetune",
+                ),
+            ],
+            ("finetune",),
+        ),
+        Case(
+            "job-command-shell-credentials",
+            "platform-workload-no-plaintext-secrets",
+            on(
+                "linode",
+                "finetune",
+                trainer("command", ["sh", "-c", "exec train --wandb-api-key=abc123 --db postgres://u:p@db/runs"]),
+            ),
+            [
+                (
+                    M,
+                    "Job team-a/finetune container trainer passes --wandb-api-key in command[2] as a literal value; "
+                    f"{RUN_WITH_SECRET}",
+                    "finetune",
+                ),
+                (
+                    M,
+                    "Job team-a/finetune container trainer passes a URI with embedded credentials in command[2] as a "
+                    f"literal value; {RUN_WITH_SECRET}",
+                    "finetune",
+                ),
+            ],
+            ("finetune",),
+        ),
+        Case(
+            "pod-credentials-missing-keys",
+            "platform-workload-no-plaintext-secrets",
+            bare_pod,
+            [
+                (
+                    M,
+                    "Pod default/bare-pod container containers[0] sets env env[0] to a URI with embedded credentials; "
+                    "use valueFrom.secretKeyRef",
+                    "bare-pod",
+                ),
+                (
+                    M,
+                    "Pod default/bare-pod container containers[0] passes --password in args[0] as a literal value; "
+                    f"{RUN_WITH_SECRET}",
+                    "bare-pod",
+                ),
+            ],
+            ("bare-pod",),
+        ),
+        Case(
+            "helm-values-credential-flag",
+            "platform-workload-no-plaintext-secrets",
+            on(
+                "aws",
+                "kube-prometheus-stack",
+                setting("values.prometheusOperator", {"extraArgs": ["--log-level=info", "--remote-write-token=abc"]}),
+            ),
+            [
+                (
+                    M,
+                    "helm.v3.Release kube-prometheus-stack sets values.prometheusOperator.extraArgs[1] to a plaintext "
+                    "credential; make it a Pulumi secret or reference an existing Kubernetes Secret",
+                    "kube-prometheus-stack",
+                )
+            ],
+            ("kube-prometheus-stack",),
+        ),
+        # platform: privileged Helm values, host namespaces, SYS_ADMIN/ALL
+        Case(
+            "helm-values-privileged",
+            "platform-container-not-privileged",
+            on(
+                "aws",
+                "kuberay-operator",
+                setting("values.sidecarContainers", [{"name": "debug", "securityContext": {"privileged": True}}]),
+            ),
+            [
+                (
+                    M,
+                    "helm.v3.Release kuberay-operator (namespace kuberay) sets "
+                    f"values.sidecarContainers[0].securityContext.privileged to true; {PRIVILEGED}",
+                    "kuberay-operator",
+                )
+            ],
+            ("kuberay-operator",),
+        ),
+        Case(
+            "helm-values-container-security-context",
+            "platform-container-not-privileged",
+            on(
+                "linode",
+                "kube-prometheus-stack",
+                setting(
+                    "values.grafana.containerSecurityContext",
+                    {"privileged": "true", "capabilities": {"add": ["NET_BIND_SERVICE", "SYS_ADMIN"]}},
+                ),
+            ),
+            [
+                (
+                    M,
+                    "helm.v3.Release kube-prometheus-stack (namespace monitoring) sets "
+                    f"values.grafana.containerSecurityContext.privileged to true; {PRIVILEGED}",
+                    "kube-prometheus-stack",
+                ),
+                (
+                    M,
+                    "helm.v3.Release kube-prometheus-stack (namespace monitoring) adds capability SYS_ADMIN in "
+                    f"values.grafana.containerSecurityContext.capabilities.add; {PRIVILEGED}",
+                    "kube-prometheus-stack",
+                ),
+            ],
+            ("kube-prometheus-stack",),
+        ),
+        Case(
+            "helm-values-privileged-no-namespace",
+            "platform-container-not-privileged",
+            on(
+                "gcp",
+                "kuberay-operator",
+                chain(setting("namespace", DELETE), setting("values.securityContext", {"privileged": True})),
+            ),
+            [
+                (
+                    M,
+                    "helm.v3.Release kuberay-operator (namespace default) sets values.securityContext.privileged to "
+                    f"true; {PRIVILEGED}",
+                    "kuberay-operator",
+                )
+            ],
+            ("kuberay-operator",),
+        ),
+        Case(
+            "pod-host-namespaces",
+            "platform-container-not-privileged",
+            on(
+                "gcp",
+                "finetune",
+                chain(
+                    setting("spec.template.spec.hostPID", True),
+                    setting("spec.template.spec.hostNetwork", True),
+                    setting("spec.template.spec.hostIPC", True),
+                ),
+            ),
+            [
+                (M, f"Job team-a/finetune {HOST_PID}; {IN_HOST_NAMESPACES}", "finetune"),
+                (M, f"Job team-a/finetune {HOST_NETWORK}; {IN_HOST_NAMESPACES}", "finetune"),
+                (M, f"Job team-a/finetune {HOST_IPC}; {IN_HOST_NAMESPACES}", "finetune"),
+            ],
+            ("finetune",),
+        ),
+        Case(
+            "container-sys-admin",
+            "platform-container-not-privileged",
+            on(
+                "existing",
+                "finetune",
+                trainer("securityContext", {"capabilities": {"add": ["NET_ADMIN", "CAP_SYS_ADMIN"]}}),
+            ),
+            [
+                (
+                    M,
+                    "Job team-a/finetune container trainer adds capability CAP_SYS_ADMIN (securityContext.capabilities.add); "
+                    f"{ONLY_ALLOWED} containers with SYS_ADMIN or ALL",
+                    "finetune",
+                )
+            ],
+            ("finetune",),
+        ),
+        Case(
+            "container-all-capabilities-no-namespace",
+            "platform-container-not-privileged",
+            on(
+                "aws",
+                "gpu-node-tuner",
+                chain(
+                    setting("metadata.namespace", DELETE),
+                    setting("spec.template.spec.hostNetwork", True),
+                    setting("spec.template.spec.containers.0.securityContext", {"capabilities": {"add": ["all"]}}),
+                ),
+            ),
+            [
+                (M, f"DaemonSet default/gpu-node-tuner {HOST_NETWORK}; {IN_HOST_NAMESPACES}", "gpu-node-tuner"),
+                (
+                    M,
+                    "DaemonSet default/gpu-node-tuner container tuner adds capability all (securityContext.capabilities.add); "
+                    f"{ONLY_ALLOWED} containers with SYS_ADMIN or ALL",
+                    "gpu-node-tuner",
+                ),
+            ],
+            ("gpu-node-tuner",),
         ),
     ]
 )

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from components import catalog, spec, versions
+from components import catalog, versions
 
 PACK_DIR = Path(__file__).resolve().parents[2] / "policies"
 CATALOG_FILE = PACK_DIR / "gpu_catalog.json"
@@ -34,10 +34,14 @@ def snapshot() -> dict[str, Any]:
                 if offering.accelerator:
                     accelerators[offering.accelerator] = model.name
     return {
-        "generatedFrom": "components/catalog.py, components/spec.py (tests/policies/catalog_sync.py)",
+        "generatedFrom": "components/catalog.py (tests/policies/catalog_sync.py)",
         "instanceTypes": {cloud: dict(sorted(types.items())) for cloud, types in instance_types.items()},
         "gcpAccelerators": dict(sorted(accelerators.items())),
-        "migSlices": dict(sorted(spec.MIG_SLICES.items())),
+        "migSlices": {
+            model.name: dict(sorted(model.mig_profiles.items()))
+            for model in sorted(catalog.GPU_MODELS.values(), key=lambda m: m.name)
+            if model.mig_profiles
+        },
     }
 
 

@@ -269,11 +269,20 @@ BREAKS: list[Break] = [
         "platform-container-not-privileged",
         VALKEY,
         "Deployment gpuplane-ratelimit/gpuplane-gateway-valkey container debug is privileged; only namespaces "
-        "gpu-operator may run privileged containers",
+        "gpu-operator, dcgm-exporter, node-exporter may run privileged containers",
         mutate=on(
             VALKEY,
             add_container({"name": "debug", "image": "busybox:1.36", "securityContext": {"privileged": True}}),
         ),
+    ),
+    Break(
+        "privileged-helm-values",
+        "existing-dev",
+        "platform-container-not-privileged",
+        "gpuplane-openfga-release",
+        "helm.v3.Release gpuplane-openfga-release (namespace openfga) sets values.securityContext.privileged to "
+        "true; only namespaces gpu-operator, dcgm-exporter, node-exporter may run privileged containers",
+        mutate=on("gpuplane-openfga-release", setting("values.securityContext.privileged", True)),
     ),
 ]
 

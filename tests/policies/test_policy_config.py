@@ -25,11 +25,18 @@ from tests.policies.cases import (
     GKE,
     GKE_INFERENCE,
     GKE_TRAINING,
+    HOST_NETWORK,
+    HOST_PID,
     IDLE_INFERENCE,
     IDLE_TRAINING,
+    LKE,
+    RUN_WITH_SECRET,
     Mutate,
+    chain,
     on,
     setting,
+    trainer,
+    wide,
 )
 from tests.policies.conftest import Analyze
 from tests.policies.test_policy_cases import name_of
@@ -406,6 +413,149 @@ OVERRIDES: list[Override] = [
         [],
     ),
 ]
+
+# The CIDR limits: stricter than the default turns the baselines' 203.0.113.0/24 into an open range,
+# looser lets the wide-CIDR cases pass; /0 stays open whatever the limit.
+OVERRIDES.extend(
+    [
+        Override(
+            "eks-cidr-ipv4-limit",
+            base("aws"),
+            "cloud-eks-endpoint-restricted",
+            {"minIpv4PrefixLength": 25},
+            [],
+            [(f"vpcConfig.publicAccessCidrs contains 203.0.113.0/24, {wide('203.0.113.0/24', 25)}", EKS)],
+        ),
+        Override(
+            "eks-cidr-ipv6-limit",
+            on("aws", EKS, setting("vpcConfig.publicAccessCidrs", ["203.0.113.0/24", "2001:db8::/15", "::/0"])),
+            "cloud-eks-endpoint-restricted",
+            {"minIpv6PrefixLength": 0},
+            [
+                (
+                    "vpcConfig.publicAccessCidrs contains 2001:db8::/15, "
+                    f"{wide('2001:db8::/15', 16, 'minIpv6PrefixLength')}",
+                    EKS,
+                ),
+                ("vpcConfig.publicAccessCidrs contains ::/0, which admits the whole internet", EKS),
+            ],
+            # A limit of 0 accepts every prefix but /0 itself.
+            [("vpcConfig.publicAccessCidrs contains ::/0, which admits the whole internet", EKS)],
+        ),
+        Override(
+            "gke-cidr-ipv4-relaxed",
+            case("gke-wide-cidr"),
+            "cloud-gke-master-authorized-networks",
+            {"minIpv4PrefixLength": 6},
+            [(f"masterAuthorizedNetworksConfig.cidrBlocks contains 100.0.0.0/6, {wide('100.0.0.0/6', 8)}", GKE)],
+            [],
+        ),
+        Override(
+            "gke-cidr-ipv6-limit",
+            on("gcp", GKE, setting("masterAuthorizedNetworksConfig.cidrBlocks", [{"cidrBlock": "2001:db8::/32"}])),
+            "cloud-gke-master-authorized-networks",
+            {"minIpv6PrefixLength": 48},
+            [],
+            [
+                (
+                    "masterAuthorizedNetworksConfig.cidrBlocks contains 2001:db8::/32, "
+                    f"{wide('2001:db8::/32', 48, 'minIpv6PrefixLength')}",
+                    GKE,
+                )
+            ],
+        ),
+        Override(
+            "lke-cidr-ipv4-limit",
+            base("linode"),
+            "cloud-lke-control-plane-acl",
+            {"minIpv4PrefixLength": 25},
+            [],
+            [(f"controlPlane.acl.addresses contains 203.0.113.0/24, {wide('203.0.113.0/24', 25)}", LKE)],
+        ),
+        Override(
+            "lke-cidr-ipv6-relaxed",
+            case("lke-acl-wide-ipv6"),
+            "cloud-lke-control-plane-acl",
+            {"minIpv6PrefixLength": 3},
+            [
+                (
+                    f"controlPlane.acl.addresses contains 2000::/3, {wide('2000::/3', 16, 'minIpv6PrefixLength')}",
+                    LKE,
+                )
+            ],
+            [],
+        ),
+        # The default allow-list admits GKE's standalone DCGM exporter and the node exporter; a config that
+        # names only gpu-operator reports them.
+        Override(
+            "privileged-default-allows-dcgm-exporter",
+            on(
+                "gcp",
+                "gpu-operator",
+                chain(
+                    setting("namespace", "dcgm-exporter"),
+                    setting("values.securityContext", {"privileged": True, "allowPrivilegeEscalation": True}),
+                ),
+            ),
+            "platform-container-not-privileged",
+            {"allowedNamespaces": ["gpu-operator"]},
+            [],
+            [
+                (
+                    "helm.v3.Release gpu-operator (namespace dcgm-exporter) sets values.securityContext.privileged "
+                    "to true; only namespaces gpu-operator may run privileged containers",
+                    "gpu-operator",
+                )
+            ],
+        ),
+        Override(
+            "privileged-default-allows-node-exporter",
+            on(
+                "aws",
+                "gpu-node-tuner",
+                chain(
+                    setting("metadata.namespace", "node-exporter"),
+                    setting("spec.template.spec.hostNetwork", True),
+                    setting("spec.template.spec.hostPID", True),
+                ),
+            ),
+            "platform-container-not-privileged",
+            {"allowedNamespaces": ["gpu-operator"]},
+            [],
+            [
+                (
+                    f"DaemonSet node-exporter/gpu-node-tuner {HOST_NETWORK}; only namespaces gpu-operator may run "
+                    "pods in host namespaces",
+                    "gpu-node-tuner",
+                ),
+                (
+                    f"DaemonSet node-exporter/gpu-node-tuner {HOST_PID}; only namespaces gpu-operator may run "
+                    "pods in host namespaces",
+                    "gpu-node-tuner",
+                ),
+                (
+                    "DaemonSet node-exporter/gpu-node-tuner container tuner is privileged; only namespaces "
+                    "gpu-operator may run privileged containers",
+                    "gpu-node-tuner",
+                ),
+            ],
+        ),
+        Override(
+            "extra-credential-keys-in-args",
+            on("existing", "finetune", trainer("args", ["--sentry-dsn=https://key@sentry.example.com/1"])),
+            "platform-workload-no-plaintext-secrets",
+            {"extraCredentialKeys": ["dsn"]},
+            [],
+            [
+                (
+                    "Job team-a/finetune container trainer passes --sentry-dsn in args[0] as a literal value; "
+                    f"{RUN_WITH_SECRET}",
+                    "finetune",
+                )
+            ],
+        ),
+    ]
+)
 
 # gpu-lke-pool-idle-floor: a floor at or below maxIdleHourlyUsd is silent (the inference pool's $0.52/hour).
 OVERRIDES.append(

@@ -157,6 +157,59 @@ def test_open_cidrs() -> None:
         False,
         False,
     ]
+    # Shorter than /8 (IPv6 /16) counts as open by default; the limits are parameters, /0 is always open.
+    wide = ("0.0.0.0/1", "128.0.0.0/1", "1.0.0.0/7", "2000::/3", "2001:db8::/15")
+    narrow = ("10.0.0.0/8", "198.51.100.7/32", "2001:db8::/16", "2001:db8::/32")
+    assert [_support.is_open_cidr(c) for c in wide] == [True] * len(wide)
+    assert [_support.is_open_cidr(c) for c in narrow] == [False] * len(narrow)
+    assert _support.is_open_cidr("10.0.0.0/8", min_ipv4=9)
+    assert not _support.is_open_cidr("1.0.0.0/7", min_ipv4=0)
+    assert _support.is_open_cidr("0.0.0.0/0", min_ipv4=0, min_ipv6=0)
+    assert _support.is_open_cidr("::/0", min_ipv4=0, min_ipv6=0)
+    assert not _support.is_open_cidr("2001:db8::/15", min_ipv6=15)
+    assert _support.open_cidr_reason("1.0.0.0/7") == (
+        "a /7 range wider than the /8 limit (minIpv4PrefixLength), so it counts as open to the internet"
+    )
+    assert _support.open_cidr_config({"minIpv4PrefixLength": 12.0, "minIpv6PrefixLength": 32.0}) == (12, 32)
+    assert _support.open_cidr_config({}) == (8, 16)
+
+
+@pytest.mark.parametrize(
+    ("props", "zones"),
+    [
+        ({"location": "us-central1"}, 3),  # regional, no nodeLocations: GKE's default of 3 zones
+        ({"location": "europe-west4"}, 3),
+        ({"location": "us-central1-a"}, 1),  # zonal
+        ({"location": "us-central1", "nodeLocations": ["us-central1-a", "us-central1-b"]}, 2),
+        ({"cluster": "projects/p/locations/us-east4/clusters/c"}, 3),
+        ({"cluster": "projects/p/locations/us-east4-c/clusters/c"}, 1),
+        ({"cluster": "gpuplane-cluster-id"}, 1),  # location unknown: no multiplier
+        ({}, 1),
+    ],
+)
+def test_gke_zones_of_per_zone_counts(props: dict[str, object], zones: int) -> None:
+    pool = Resource(
+        "gcp:container/nodePool:NodePool",
+        "np",
+        "u",
+        {
+            **props,
+            "autoscaling": {"minNodeCount": 1.0, "maxNodeCount": 2.0},
+            "nodeConfig": {"machineType": "g2-standard-4", "guestAccelerators": [{"type": "nvidia-l4", "count": 1.0}]},
+        },
+    )
+    [found] = _support.node_pools(pool)
+    assert (found.min_nodes, found.max_nodes) == (zones, 2 * zones)
+    totals = Resource(
+        pool.type, "np", "u", {**pool.props, "autoscaling": {"totalMinNodeCount": 0.0, "totalMaxNodeCount": 5.0}}
+    )
+    [total] = _support.node_pools(totals)
+    assert (total.min_nodes, total.max_nodes) == (0, 5)  # total* counts are never multiplied
+    fixed = Resource(
+        pool.type, "np", "u", {**{k: v for k, v in pool.props.items() if k != "autoscaling"}, "nodeCount": 2.0}
+    )
+    [fixed_pool] = _support.node_pools(fixed)
+    assert (fixed_pool.min_nodes, fixed_pool.max_nodes) == (2 * zones, 2 * zones)
 
 
 def test_gke_per_zone_counts_and_sharing() -> None:

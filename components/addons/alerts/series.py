@@ -7,6 +7,9 @@ DCGM exporter (GPU operator on EKS/LKE/existing, the standalone chart on GKE):
   default, :data:`DCGM_HONOR_LABELS`), so Prometheus keeps its own target labels (the exporter pod)
   and renames the exporter's to ``exported_pod``/``exported_namespace``/``exported_container``. A GPU
   no pod holds has no ``exported_pod`` label at all, which is how "allocated" is told apart.
+- ``DCGM_FI_DEV_XID_ERRORS`` carries ``err_code``/``err_msg`` labels derived from its value (the last
+  XID's number and NVIDIA's text for it), so every new XID is a new series: compare it over time only
+  after aggregating by :data:`GPU_ID` (``components.addons.alerts.gpu``).
 - ``DCGM_FI_DEV_GPU_UTIL`` is not reported for MIG instances (DCGM gives no per-instance engine
   utilisation there): the idle-GPU alert and the utilisation panels cover whole GPUs only.
 

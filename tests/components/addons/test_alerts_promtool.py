@@ -59,7 +59,7 @@ def test_promtool_accepts_the_deployed_rules(tmp_path: Path, rule_groups: list[d
     rules = _write(tmp_path, rule_groups)
     result = _run("check", "rules", str(rules), cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 4 rules found" in result.stdout
+    assert "SUCCESS: 5 rules found" in result.stdout
 
 
 @pytest.mark.parametrize("fixture", FIXTURE_FILES, ids=[f.stem for f in FIXTURE_FILES])
@@ -78,7 +78,13 @@ def test_every_alert_has_a_firing_and_a_silent_case(rule_groups: list[dict[str, 
         for case in yaml.safe_load(fixture.read_text())["tests"]:
             for check in case["alert_rule_test"]:
                 (firing if check["exp_alerts"] else silent).add(check["alertname"])
-    assert deployed == {"GpuAllocatedButIdle", "GpuXidError", "GpuTemperatureHigh", "KueueWorkloadsPendingTooLong"}
+    assert deployed == {
+        "GpuAllocatedButIdle",
+        "GpuXidHardwareError",
+        "GpuXidApplicationError",
+        "GpuTemperatureHigh",
+        "KueueWorkloadsPendingTooLong",
+    }
     assert firing == deployed
     assert silent == deployed
 
@@ -94,3 +100,25 @@ def test_the_unit_tests_catch_a_changed_threshold(tmp_path: Path, rule_groups: l
     result = _run("test", "rules", test_file.name, cwd=tmp_path)
     assert result.returncode != 0
     assert "GpuTemperatureHigh" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        # the rule this replaced: fires for as long as the gauge shows the last XID, i.e. forever
+        "max by (Hostname, gpu, UUID, modelName) (DCGM_FI_DEV_XID_ERRORS) > 0",
+        # changes() per series: never fires, because the exporter's err_code label makes each XID a new series
+        "DCGM_FI_DEV_XID_ERRORS > 0 and changes(DCGM_FI_DEV_XID_ERRORS[10m]) > 0",
+    ],
+    ids=["level", "per-series-changes"],
+)
+def test_the_xid_unit_tests_catch_a_naive_rule(tmp_path: Path, rule_groups: list[dict[str, Any]], expr: str) -> None:
+    mutated = yaml.safe_load(yaml.safe_dump(rule_groups))
+    for group in mutated:
+        for rule in group["rules"]:
+            if rule["alert"] == "GpuXidHardwareError":
+                rule["expr"] = expr
+    test_file = _write(tmp_path, mutated, FIXTURES / "gpu_xid.yaml")
+    result = _run("test", "rules", test_file.name, cwd=tmp_path)
+    assert result.returncode != 0
+    assert "GpuXidHardwareError" in result.stdout + result.stderr

@@ -6,6 +6,7 @@ and metric lists."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
@@ -15,7 +16,9 @@ import pulumi
 import pytest
 
 from components.addons.alerts import AlertRule, RuleGroup
+from components.addons.alerts.gpu import HARDWARE_XIDS, XID_STEP, XID_WINDOW_MINUTES
 from components.addons.alerts.kueue import kueue_rules
+from components.addons.alerts.series import GPU_ID
 from components.addons.base import SYSTEM_NODE_SELECTOR, AddonScope
 from components.addons.dashboards import DATASOURCE_UID, GRID_COLUMNS, Dashboard, Panel, Query
 from components.addons.dashboards.gpu import gpu_dashboard
@@ -617,14 +620,41 @@ def _alerts(rec: Recording) -> dict[str, dict[str, Any]]:
 
 def test_alerts_cover_idle_gpus_xid_temperature_and_pending_workloads(recordings: dict[str, Recording]) -> None:
     alerts = _alerts(recordings["aws"])
-    assert set(alerts) == {"GpuAllocatedButIdle", "GpuXidError", "GpuTemperatureHigh", "KueueWorkloadsPendingTooLong"}
+    assert set(alerts) == {
+        "GpuAllocatedButIdle",
+        "GpuXidHardwareError",
+        "GpuXidApplicationError",
+        "GpuTemperatureHigh",
+        "KueueWorkloadsPendingTooLong",
+    }
     assert alerts["GpuAllocatedButIdle"]["for"] == "30m"
     assert 'exported_pod!=""' in alerts["GpuAllocatedButIdle"]["expr"]
-    assert "for" not in alerts["GpuXidError"]
-    assert alerts["GpuXidError"]["labels"] == {"severity": "critical"}
+    assert "for" not in alerts["GpuXidHardwareError"]
+    assert alerts["GpuXidHardwareError"]["labels"] == {"severity": "critical"}
+    assert "for" not in alerts["GpuXidApplicationError"]
+    assert alerts["GpuXidApplicationError"]["labels"] == {"severity": "warning"}
     assert alerts["KueueWorkloadsPendingTooLong"]["for"] == "30m"
     for alert in alerts.values():
         assert set(alert["annotations"]) == {"summary", "description"}
+
+
+def test_xid_alerts_split_by_value_and_compare_per_gpu(recordings: dict[str, Recording]) -> None:
+    """Hardware XIDs (critical) and all others (warning) are told apart by the gauge's value, and the gauge is
+    aggregated per GPU, dropping the exporter's value-derived err_code/err_msg labels, before it is compared
+    over time (behaviour: promtool/gpu_xid.yaml)."""
+    alerts = _alerts(recordings["aws"])
+    hardware, other = alerts["GpuXidHardwareError"]["expr"], alerts["GpuXidApplicationError"]["expr"]
+    assert HARDWARE_XIDS == (48, 63, 64, 74, 79, 92, 94, 95, 119, 120)
+    for xid in HARDWARE_XIDS:
+        assert re.search(rf"DCGM_FI_DEV_XID_ERRORS == {xid}\b", hardware), xid
+        assert re.search(rf" != {xid}\b", other), xid
+    assert "DCGM_FI_DEV_XID_ERRORS > 0" in other
+    per_gpu = ("DCGM_FI_DEV_XID_ERRORS", tuple(sorted(GPU_ID)))
+    for expr in (hardware, other):
+        assert _groupings(expr) == {per_gpu}, expr
+        assert "err_code" not in expr
+        assert f"[{XID_WINDOW_MINUTES}m:{XID_STEP}]" in expr
+        assert f"offset {XID_STEP}" in expr
 
 
 def test_pending_alert_follows_the_spec() -> None:
