@@ -134,3 +134,21 @@ def stand_in_monitoring(scope: Any, parent: Any) -> Any:
         dashboard_label=("grafana_dashboard", "1"),
         crds=crds,
     )
+
+
+def fresh_python(code: str) -> str:
+    """Run ``code`` in a fresh interpreter from the repository root (no ``PULUMI_*`` variables, the repo
+    importable) and return its stdout; for import-cost checks that must not see this process's modules."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_")}
+    env["PYTHONPATH"] = str(root)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, check=False, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,9 +17,8 @@ from components.clusters.eks import (
 from components.spec import GPU_TAINT, PlatformSpec, SpecError
 from components.versions import CLUSTER_AUTOSCALER, CLUSTER_AUTOSCALER_IMAGE_TAGS, KUBERNETES_VERSIONS
 from gpuplane.recording import ACCOUNT_ID, Recording
-from tests.support import capture_registered_outputs, raw_spec, record, spec_for
+from tests.support import capture_registered_outputs, fresh_python, raw_spec, record, spec_for
 
-ROOT = Path(__file__).resolve().parents[3]
 NAME = "gp"
 CLUSTER = "gp-aws"  # spec_for("aws").cluster_name
 POLICY = "arn:aws:iam::aws:policy/"
@@ -565,9 +560,4 @@ def test_building_an_eks_cluster_imports_no_other_clouds_sdk() -> None:
         "assert rec.of_type('aws:eks/cluster:Cluster'), 'nothing was built'\n"
         "print(sorted(m for m in ('pulumi_aws', 'pulumi_gcp', 'pulumi_linode') if m in sys.modules))\n"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_")}
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "['pulumi_aws']"
+    assert fresh_python(code).strip() == "['pulumi_aws']"

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import os
-import subprocess
-import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -17,9 +13,8 @@ from components.clusters.contract import GpuCluster
 from components.clusters.existing import ExistingCluster, ExistingClusterArgs
 from components.spec import GPU_TAINT, PlatformSpec, Taint
 from gpuplane.recording import Recording
-from tests.support import capture_registered_outputs, raw_spec, record, spec_for
+from tests.support import capture_registered_outputs, fresh_python, raw_spec, record, spec_for
 
-REPO = Path(__file__).resolve().parents[3]
 KUBECONFIG = "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n"
 
 
@@ -156,13 +151,4 @@ print(",".join(loaded))
 
 
 def test_adopting_a_cluster_imports_no_cloud_sdk() -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", _NO_CLOUD_SDK],
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "pulumi_kubernetes"
+    assert fresh_python(_NO_CLOUD_SDK).strip() == "pulumi_kubernetes"

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any, get_args
 
 import pulumi
@@ -25,7 +21,7 @@ from components.clusters.gke import (
 )
 from components.spec import DEVICE_PLUGIN_CONFIG_LABEL, GPU_TAINT, MIG_CONFIG_LABEL, PlatformSpec, SpecError, Taint
 from gpuplane.recording import GCP_PROJECT, MOCK_CA, RecordedResource, Recording
-from tests.support import capture_registered_outputs, raw_spec, record, spec_for
+from tests.support import capture_registered_outputs, fresh_python, raw_spec, record, spec_for
 
 REGION = "us-central1"
 SA_EMAIL = f"gp-gcp-nodes@{GCP_PROJECT}.iam.gserviceaccount.com"
@@ -501,11 +497,4 @@ def test_building_imports_no_other_cloud_sdk() -> None:
         "assert len(rec.resources) == 16, len(rec.resources)\n"
         "print(sorted(m for m in ('pulumi_aws', 'pulumi_linode', 'pulumi_gcp') if m in sys.modules))\n"
     )
-    root = Path(__file__).resolve().parents[3]
-    env = {**os.environ, "PYTHONPATH": str(root)}
-    env.pop("PULUMI_PROJECT", None)
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, check=False, timeout=120
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == "['pulumi_gcp']"
+    assert fresh_python(code).strip().splitlines()[-1] == "['pulumi_gcp']"

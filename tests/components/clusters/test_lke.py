@@ -5,10 +5,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -18,9 +14,8 @@ from components.clusters.contract import GpuCluster
 from components.clusters.lke import EXTERNAL_POOL_TAG, LkeGpuCluster, LkeGpuClusterArgs
 from components.spec import GPU_TAINT, PlatformSpec, SpecError
 from gpuplane.recording import Recording
-from tests.support import capture_registered_outputs, raw_spec, record, spec_for
+from tests.support import capture_registered_outputs, fresh_python, raw_spec, record, spec_for
 
-REPO = Path(__file__).resolve().parents[3]
 CLUSTER_TYPE = "linode:index/lkeCluster:LkeCluster"
 POOL_TYPE = "linode:index/lkeNodePool:LkeNodePool"
 PROVIDER_TYPE = "pulumi:providers:kubernetes"
@@ -336,13 +331,4 @@ print(",".join(loaded))
 
 
 def test_building_an_lke_cluster_imports_no_other_cloud_sdk() -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", _NO_OTHER_CLOUDS],
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "pulumi_kubernetes,pulumi_linode"
+    assert fresh_python(_NO_OTHER_CLOUDS).strip() == "pulumi_kubernetes,pulumi_linode"
