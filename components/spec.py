@@ -37,6 +37,8 @@ K8S_VERSION = r"^1\.(3[0-9])$"
 GPU_RESOURCE = "nvidia.com/gpu"
 SYSTEM_POOL_NAME = "system"
 MAX_GPU_POOLS = 64
+AWS_ZONE_COUNT = 2
+"""Availability zones an EKS stack's VPC spans (a private and a public subnet in each)."""
 RESERVED_NAMESPACES = frozenset(
     {
         "default",
@@ -171,6 +173,12 @@ class GpuPool(_Model):
         default_factory=dict[str, str]
     )
     taints: Annotated[tuple[Taint, ...], Field(max_length=8)] | None = None
+    zones: (
+        Annotated[tuple[Annotated[str, Field(min_length=1, max_length=64)], ...], Field(min_length=1, max_length=6)]
+        | None
+    ) = None
+    """Zones this pool's nodes may run in (``us-east-1a`` on AWS). ``None``: the cluster component
+    picks them where the pool's instance type is offered (EKS: the EC2 offerings lookup at deploy time)."""
 
     @property
     def spot(self) -> bool:
@@ -465,6 +473,24 @@ def semantic_problems(spec: PlatformSpec) -> Iterator[Problem]:
     if spec.cloud == "gcp" and spec.gpu.driver == "operator":
         yield Problem("gpu.driver", "GKE installs the NVIDIA driver on every GPU node pool; use auto or preinstalled")
     yield from _model_problems(spec)
+    if spec.cloud == "aws":
+        yield from _aws_zone_problems(spec)
+
+
+def _aws_zone_problems(spec: PlatformSpec) -> Iterator[Problem]:
+    """Pinned EKS zones: availability zone names of the stack's region; the VPC spans two AZs."""
+    zone = re.compile(rf"^{re.escape(spec.region)}[a-z]$")
+    pinned: set[str] = set()
+    for index, pool in enumerate(spec.gpu_pools):
+        for z in pool.zones or ():
+            if not zone.match(z):
+                yield Problem(f"gpuPools[{index}].zones", f"{z!r} is not an availability zone of {spec.region}")
+            pinned.add(z)
+    if len(pinned) > AWS_ZONE_COUNT:
+        yield Problem(
+            "gpuPools",
+            f"the pools pin {len(pinned)} zones ({', '.join(sorted(pinned))}); the EKS VPC spans {AWS_ZONE_COUNT}",
+        )
 
 
 _GCP_LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
