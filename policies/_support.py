@@ -169,6 +169,68 @@ def open_cidr_reason(cidr: str, min_ipv4: int = MIN_IPV4_PREFIX, min_ipv6: int =
     return None
 
 
+_IPV4_MAPPED = ipaddress.ip_network("::ffff:0:0/96")
+_IPV4_TRANSLATED = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("::ffff:0:0:0/96"))
+"""IPv6 prefixes that embed an IPv4 address in their last 32 bits (RFC 4291 mapped, RFC 6052 NAT64,
+RFC 2765 translated): ``::ffff:0:0/96`` admits every IPv4 address, so it is judged as IPv4."""
+
+
+def _as_ipv4(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> ipaddress.IPv4Network | None:
+    """The IPv4 range an IPv4-mapped/translated IPv6 network stands for (``None`` for other IPv6)."""
+    if not isinstance(network, ipaddress.IPv6Network):
+        return None
+    for embedding in (_IPV4_MAPPED, *_IPV4_TRANSLATED):
+        if network.subnet_of(embedding):
+            host = int(network.network_address) & 0xFFFFFFFF
+            return ipaddress.ip_network((host, max(0, network.prefixlen - 96)), strict=False)
+    return None
+
+
+def open_cidr_findings(
+    cidrs: Sequence[str], where: str, min_ipv4: int = MIN_IPV4_PREFIX, min_ipv6: int = MIN_IPV6_PREFIX
+) -> list[str]:
+    """Why the allow-list ``cidrs`` (read from ``where``) is open to the internet: empty when it is not.
+
+    Judged on each entry *and on their union*: 256 ``/8`` blocks are ``0.0.0.0/0`` without a single
+    wide entry, so adjacent blocks are collapsed first and every collapsed range wider than the limit
+    counts. IPv4-mapped IPv6 (``::ffff:0:0/96``) is the IPv4 range it embeds. An entry that is not a
+    CIDR cannot be judged, so it is reported (fail closed) rather than skipped.
+    """
+    findings: list[str] = []
+    v4: list[ipaddress.IPv4Network] = []
+    v6: list[ipaddress.IPv6Network] = []
+    for cidr in cidrs:
+        text = cidr.strip() if isinstance(cidr, str) else ""
+        try:
+            network = ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            findings.append(f"{where} contains {cidr!r}, which is not a CIDR, so the allow-list cannot be checked")
+            continue
+        mapped = _as_ipv4(network)
+        if mapped is not None:
+            if reason := open_cidr_reason(str(mapped), min_ipv4, min_ipv6):
+                findings.append(f"{where} contains {cidr}, the IPv4-mapped form of {mapped}, {reason}")
+            v4.append(mapped)
+            continue
+        if reason := open_cidr_reason(text, min_ipv4, min_ipv6):
+            findings.append(f"{where} contains {cidr}, {reason}")
+        if isinstance(network, ipaddress.IPv4Network):
+            v4.append(network)
+        else:
+            v6.append(network)
+    if findings:
+        return findings
+    for family, minimum, key in ((v4, min_ipv4, "minIpv4PrefixLength"), (v6, min_ipv6, "minIpv6PrefixLength")):
+        collapsed = list(ipaddress.collapse_addresses(family))  # pyright: ignore[reportArgumentType]
+        for network in collapsed:
+            if network.prefixlen < minimum or network.prefixlen == 0:
+                findings.append(
+                    f"{where} together cover {network} (a /{network.prefixlen}, wider than the /{minimum} "
+                    f"limit of {key}), so the allow-list is open to the internet"
+                )
+    return findings
+
+
 def is_open_cidr(cidr: str, min_ipv4: int = MIN_IPV4_PREFIX, min_ipv6: int = MIN_IPV6_PREFIX) -> bool:
     """Whether ``cidr`` admits the whole internet (``0.0.0.0/0``, ``::/0``) or a range that wide
     (IPv4 prefixes shorter than ``min_ipv4``, IPv6 shorter than ``min_ipv6``)."""

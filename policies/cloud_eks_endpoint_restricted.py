@@ -21,7 +21,7 @@ from ._support import (
     as_bool,
     as_map,
     open_cidr_config,
-    open_cidr_reason,
+    open_cidr_findings,
     resource_policy,
     str_list,
 )
@@ -68,9 +68,7 @@ def check(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
         )
         return
     min_ipv4, min_ipv6 = open_cidr_config(config)
-    for cidr in cidrs:
-        if reason := open_cidr_reason(cidr, min_ipv4, min_ipv6):
-            yield f"vpcConfig.publicAccessCidrs contains {cidr}, {reason}"
+    yield from open_cidr_findings(cidrs, "vpcConfig.publicAccessCidrs", min_ipv4, min_ipv6)
 
 
 POLICY = resource_policy(META, check)

@@ -22,7 +22,7 @@ from ._support import (
     as_str,
     dig,
     open_cidr_config,
-    open_cidr_reason,
+    open_cidr_findings,
     resource_policy,
 )
 
@@ -68,9 +68,7 @@ def check(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
         )
         return
     min_ipv4, min_ipv6 = open_cidr_config(config)
-    for cidr in blocks:
-        if reason := open_cidr_reason(cidr, min_ipv4, min_ipv6):
-            yield f"masterAuthorizedNetworksConfig.cidrBlocks contains {cidr}, {reason}"
+    yield from open_cidr_findings(blocks, "masterAuthorizedNetworksConfig.cidrBlocks", min_ipv4, min_ipv6)
     if as_bool(networks.get("gcpPublicCidrsAccessEnabled")) is True:
         yield "masterAuthorizedNetworksConfig.gcpPublicCidrsAccessEnabled admits every Google Cloud IP address"
 

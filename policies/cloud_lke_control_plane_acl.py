@@ -22,7 +22,7 @@ from ._support import (
     as_map,
     dig,
     open_cidr_config,
-    open_cidr_reason,
+    open_cidr_findings,
     resource_policy,
     str_list,
 )
@@ -61,9 +61,7 @@ def check(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
     if not addresses:
         yield "controlPlane.acl lists no addresses; list the CIDRs that may reach the Kubernetes API"
     min_ipv4, min_ipv6 = open_cidr_config(config)
-    for cidr in addresses:
-        if reason := open_cidr_reason(cidr, min_ipv4, min_ipv6):
-            yield f"controlPlane.acl.addresses contains {cidr}, {reason}"
+    yield from open_cidr_findings(addresses, "controlPlane.acl.addresses", min_ipv4, min_ipv6)
 
 
 POLICY = resource_policy(META, check)

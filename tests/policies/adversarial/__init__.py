@@ -1,0 +1,13 @@
+"""The adversarial policy corpus (issue 10): see ``corpus.py``."""
+
+from __future__ import annotations
+
+import importlib
+
+MODULES = ("endpoints",)
+
+
+def load_corpus() -> None:
+    """Import every corpus module (each registers its cases into ``corpus.CASES`` once)."""
+    for name in MODULES:
+        importlib.import_module(f"{__name__}.{name}")
