@@ -126,11 +126,14 @@ CLUSTER_AUTOSCALER = ChartPin(
 )
 # registry.k8s.io/autoscaling/cluster-autoscaler tag per Kubernetes minor (cluster-autoscaler supports
 # only its own minor): releases cluster-autoscaler-1.34.5 (2026-07-23), 1.32.7 (2026-02-13), 1.33.3
-# (promoted in kubernetes/k8s.io#8815).
+# (promoted in kubernetes/k8s.io#8815); cluster-autoscaler-1.35.2 and 1.36.1 (both published 2026-07-23,
+# github.com/kubernetes/autoscaler/releases, release notes listing the registry.k8s.io image).
 CLUSTER_AUTOSCALER_IMAGE_TAGS: Mapping[str, str] = {
     "1.32": "v1.32.7",
     "1.33": "v1.33.3",
     "1.34": "v1.34.5",
+    "1.35": "v1.35.2",
+    "1.36": "v1.36.1",
 }
 
 JOBSET = ChartPin(
@@ -158,16 +161,91 @@ PROMETHEUS_ADAPTER = ChartPin(
     release="prometheus-adapter",
     chart="prometheus-adapter",
     repository="https://prometheus-community.github.io/helm-charts",
-    # The newest chart whose Chart.yaml and values.yaml could both be read at one upstream commit
-    # (third_party/upstream-extra/charts/prometheus-adapter/4.9.2/SOURCE.md says why not 5.x).
+    # Tag prometheus-adapter-5.3.0 (vendored: third_party/charts/prometheus-adapter/5.3.0/SOURCE.md). The
+    # earlier pin 4.9.2 was never released (tags go 4.9.1 -> 4.10.0): every pin must have a vendored chart.
     # renovate: datasource=helm depName=prometheus-adapter registryUrl=https://prometheus-community.github.io/helm-charts
-    version="4.9.2",
+    version="5.3.0",
     uses_hooks=False,
 )
 
-KUBERNETES_VERSIONS: tuple[str, ...] = ("1.32", "1.33", "1.34")
-"""Kubernetes minors the pin set is tested against (schemas validated per version; EKS needs an
-autoscaler image per minor)."""
+# --- Kubernetes versions each service offers (issue 12, item 16) -----------------------------------
+# What each managed service lets a *new* cluster run as of the dates below; the spec accepts a version
+# only if the stack's cloud offers it (``offered_kubernetes_versions``). Every entry rests on docs read
+# through the search tool, not on an API call (docs/decisions/kubernetes-versions.md says what each
+# one rests on). Refresh these rows when a service adds or retires a minor.
+
+
+@dataclass(frozen=True, kw_only=True)
+class VersionOffer:
+    """Kubernetes minors one service (or one GKE release channel) offers, with where and when it was read."""
+
+    versions: tuple[str, ...]
+    source: str
+    as_of: str
+    note: str = ""
+
+
+EKS_STANDARD_SUPPORT = VersionOffer(
+    versions=("1.35", "1.36"),
+    source="docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions (release calendar; endoflife.date/amazon-eks "
+    "copy: 1.35 on EKS 2026-01-28, standard support to 2027-03-27; machine-translated copies name 1.36 as current)",
+    as_of="2026-12-05",
+    note="1.34 left standard support on 2026-12-02; 1.37 not yet seen on EKS",
+)
+EKS_EXTENDED_SUPPORT = VersionOffer(
+    versions=("1.32", "1.33", "1.34"),
+    source="same calendar: extended support ends 1.32 2027-03-23, 1.33 2027-07-29, 1.34 2027-12-02 "
+    "(1.31 ended 2026-11-26)",
+    as_of="2026-12-05",
+    note="billed at the extended-support control-plane fee (catalog.EKS_EXTENDED_SUPPORT_FEE)",
+)
+GKE_RELEASE_CHANNELS: Mapping[str, VersionOffer] = {
+    channel: VersionOffer(
+        versions=versions,
+        source="docs.cloud.google.com/kubernetes-engine/docs/release-notes (table 'Available minor versions' "
+        "per release channel, newest stored copy)",
+        as_of="2026-12-05",
+    )
+    for channel, versions in (
+        ("RAPID", ("1.34", "1.35", "1.36", "1.37")),
+        ("REGULAR", ("1.34", "1.35", "1.36")),
+        ("STABLE", ("1.34", "1.35")),
+        ("EXTENDED", ("1.31", "1.32", "1.33", "1.34", "1.35", "1.36")),
+    )
+}
+LKE_VERSIONS = VersionOffer(
+    versions=("1.35", "1.36"),
+    source="techdocs.akamai.com/cloud-computing/docs/lke-versioning-and-life-cycle-policy (a minor arrives 4-8 "
+    "weeks after upstream and is removed shortly before upstream end of life)",
+    as_of="2026-12-05",
+    note="derived from the policy and upstream dates (1.34 upstream EOL 2026-10-27), not from a version list; "
+    "1.37 (upstream 2026-08) likely offered but not confirmed",
+)
+
+KUBERNETES_VERSIONS: tuple[str, ...] = ("1.32", "1.33", "1.34", "1.35", "1.36")
+"""Kubernetes minors gpuplane accepts on some cloud: what EKS, GKE's STABLE/REGULAR channels and LKE offer
+today (above). Each has strict schemas in kubernetes-validate 1.37.0 and a cluster-autoscaler image (tested)."""
+DEFAULT_KUBERNETES_VERSION = "1.35"
+"""What a stack without ``kubernetesVersion`` gets: offered by every managed cloud today (EKS standard support,
+GKE STABLE and REGULAR, LKE)."""
+
+
+def gke_release_channel(production: bool) -> str:
+    """The GKE release channel gpuplane enrolls a cluster in (STABLE for production, REGULAR otherwise)."""
+    return "STABLE" if production else "REGULAR"
+
+
+def offered_kubernetes_versions(cloud: str, *, production: bool) -> tuple[str, ...]:
+    """The minors ``cloud`` lets gpuplane create a cluster with (every accepted minor for ``existing``)."""
+    if cloud == "aws":
+        offered = (*EKS_EXTENDED_SUPPORT.versions, *EKS_STANDARD_SUPPORT.versions)
+    elif cloud == "gcp":
+        offered = GKE_RELEASE_CHANNELS[gke_release_channel(production)].versions
+    elif cloud == "linode":
+        offered = LKE_VERSIONS.versions
+    else:
+        offered = KUBERNETES_VERSIONS
+    return tuple(sorted(v for v in offered if v in KUBERNETES_VERSIONS))
 
 CHARTS: Mapping[str, ChartPin] = {
     pin.chart: pin
@@ -257,7 +335,7 @@ default tag is ``main`` and only the release script rewrites it."""
 PROMETHEUS_ADAPTER_IMAGE = ImagePin(
     repository="registry.k8s.io/prometheus-adapter/prometheus-adapter",
     # renovate: datasource=docker depName=registry.k8s.io/prometheus-adapter/prometheus-adapter
-    tag="v0.11.2",
+    tag="v0.12.0",
 )
 """The prometheus-adapter image: the pinned chart's ``appVersion`` (its default when ``image.tag`` is empty;
 tested against the chart's Chart.yaml). Set explicitly so a chart bump cannot change it unseen."""

@@ -20,6 +20,7 @@ from typing import Any
 import jsonschema
 import kubernetes_validate
 import promql_parser
+import yaml
 
 UPSTREAM = Path(__file__).resolve().parents[1] / "third_party" / "upstream"
 # Defaults that upstream/ does not have, taken from the chart's own repository: sub-charts that upstream/
@@ -27,6 +28,8 @@ UPSTREAM = Path(__file__).resolve().parents[1] / "third_party" / "upstream"
 # no upstream/ folder at all (cluster-autoscaler, looked up by chart_dir). Each folder holds values.json
 # (or, for a partial stand-in, an excerpt) and a SOURCE.md naming repository, commit, path and version.
 UPSTREAM_EXTRA = Path(__file__).resolve().parents[1] / "third_party" / "upstream-extra"
+# The pinned charts themselves, vendored at their release tags (third_party/charts/README.md).
+VENDORED_CHARTS = Path(__file__).resolve().parents[1] / "third_party" / "charts"
 GATEWAY_TREE = "envoy-gateway-v1.8.3"
 GATEWAY_GROUPS = {"gateway.envoyproxy.io", "gateway.networking.k8s.io", "gateway.networking.x-k8s.io"}
 
@@ -102,10 +105,15 @@ def chart_dir(chart: str, version: str) -> Path:
     extra = UPSTREAM_EXTRA / "charts" / chart / version
     if (extra / "values.json").is_file():
         return extra
+    vendored = VENDORED_CHARTS / chart / version
+    if (vendored / "values.yaml").is_file():
+        return vendored
     raise LookupError(f"no upstream defaults for chart {chart} {version}")
 
 
 def _load_defaults(path: Path) -> dict[str, Any]:
+    if not (path / "values.json").is_file():  # a vendored chart (third_party/charts): its own values.yaml
+        return yaml.safe_load((path / "values.yaml").read_text()) or {}
     return json.loads((path / "values.json").read_text())
 
 

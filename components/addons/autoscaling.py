@@ -13,7 +13,7 @@ Kubernetes ones through the cluster's provider and ``deleted_with`` the native c
   adapter instead of the chart's default ``insecureSkipTLSVerify: true``. The key reaches Helm only
   as a Pulumi secret (``gpuplane render`` writes it as ``[secret]``).
 - ``{name}-release``: the prometheus-adapter chart (:data:`~components.versions.PROMETHEUS_ADAPTER`,
-  4.9.2; image :data:`~components.versions.PROMETHEUS_ADAPTER_IMAGE`, v0.11.2, the chart's appVersion)
+  5.3.0; image :data:`~components.versions.PROMETHEUS_ADAPTER_IMAGE`, v0.12.0, the chart's appVersion)
   as a ``helm.v3.Release`` named ``prometheus-adapter``, after the namespace and the observability
   release. It queries ``http://kube-prometheus-stack-prometheus.monitoring.svc:9090``: the service
   kube-prometheus-stack names ``<fullname>-prometheus``, where the fullname is the release name
@@ -29,7 +29,7 @@ APIs registered (exactly one): ``v1beta1.custom.metrics.k8s.io``. Not registered
   owns it on EKS, GKE and LKE. A second APIService of that name fails the install (Helm will not adopt
   an object it does not own) or, where the cloud manages metrics-server, ends up fighting the cloud's
   own reconciliation; where nothing serves it yet it would silently move ``kubectl top`` onto Prometheus. The chart
-  registers it only when ``rules.resource`` is set, and 4.9.2 has no such default: these values never
+  registers it only when ``rules.resource`` is set, and 5.3.0 has no such default: these values never
   set it (tested against the chart's defaults).
 - ``v1beta1.external.metrics.k8s.io``: KEDA and the clouds' own adapters (GKE's Stackdriver adapter)
   register it, and a group-version has one APIService, so taking it would break theirs. ``rules.external``
@@ -270,7 +270,7 @@ def chart_values(spec: PlatformSpec, hook: MonitoringHook, serving: ServingTls) 
         },
         "rbac": {"create": True},
         # The APIServices follow these three keys (see the module docstring). `rules.resource` is never
-        # set: 4.9.2 has no default for it, so resource metrics stay with metrics-server.
+        # set: 5.3.0 has no default for it, so resource metrics stay with metrics-server.
         "rules": {
             "default": False,
             "custom": [rule.to_values() for rule in RULES],

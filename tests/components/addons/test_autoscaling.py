@@ -1,5 +1,5 @@
 """CustomMetricsAutoscaling under the mock runtime (preview=False): the exact children, the release's values
-against the fetched prometheus-adapter 4.9.2 defaults, which APIServices those values make the chart
+against the vendored prometheus-adapter 5.3.0 chart's defaults, which APIServices those values make the chart
 register, and the adapter rules against the pinned metric lists and the PromQL parser."""
 
 from __future__ import annotations
@@ -137,11 +137,11 @@ def production(spec: PlatformSpec) -> PlatformSpec:
 
 
 def defaults() -> dict[str, Any]:
-    return json.loads((chart_dir(PROMETHEUS_ADAPTER.chart, PROMETHEUS_ADAPTER.version) / "values.json").read_text())
+    return yaml.safe_load((chart_dir(PROMETHEUS_ADAPTER.chart, PROMETHEUS_ADAPTER.version) / "values.yaml").read_text())
 
 
 def chart_identity() -> dict[str, Any]:
-    return json.loads((chart_dir(PROMETHEUS_ADAPTER.chart, PROMETHEUS_ADAPTER.version) / "chart.json").read_text())
+    return yaml.safe_load((chart_dir(PROMETHEUS_ADAPTER.chart, PROMETHEUS_ADAPTER.version) / "Chart.yaml").read_text())
 
 
 def deps(rec: Recording, name: str) -> set[str]:
@@ -256,7 +256,7 @@ def test_release_is_pinned_and_every_values_key_exists_in_the_chart(cloud: str) 
     release = b.release.inputs
     assert release["name"] == PROMETHEUS_ADAPTER.release == "prometheus-adapter"
     assert release["chart"] == "prometheus-adapter"
-    assert release["version"] == PROMETHEUS_ADAPTER.version == "4.9.2"
+    assert release["version"] == PROMETHEUS_ADAPTER.version == "5.3.0"
     assert release["repositoryOpts"] == {"repo": "https://prometheus-community.github.io/helm-charts"}
     assert release["namespace"] == NAMESPACE
     assert release["createNamespace"] is False
@@ -272,8 +272,8 @@ def test_the_fetched_defaults_are_the_pinned_chart() -> None:
     assert identity["version"] == PROMETHEUS_ADAPTER.version
     source = (chart_dir(PROMETHEUS_ADAPTER.chart, PROMETHEUS_ADAPTER.version) / "SOURCE.md").read_text()
     assert "prometheus-community/helm-charts" in source
-    assert "9ba4fc92a6a3b1f1f39b6d9c7b185861847bf416" in source
-    assert f"**{PROMETHEUS_ADAPTER.version}**" in source
+    assert "`prometheus-adapter-5.3.0`" in source
+    assert f"# prometheus-adapter {PROMETHEUS_ADAPTER.version}" in source
 
 
 def test_image_is_the_charts_app_version(aws: Built) -> None:
@@ -283,7 +283,7 @@ def test_image_is_the_charts_app_version(aws: Built) -> None:
         "tag": PROMETHEUS_ADAPTER_IMAGE.tag,
         "pullPolicy": "IfNotPresent",
     }
-    assert PROMETHEUS_ADAPTER_IMAGE.tag == chart_identity()["appVersion"] == "v0.11.2"
+    assert PROMETHEUS_ADAPTER_IMAGE.tag == chart_identity()["appVersion"] == "v0.12.0"
     assert PROMETHEUS_ADAPTER_IMAGE.repository == defaults()["image"]["repository"]
 
 
@@ -293,9 +293,9 @@ def test_adapter_runs_non_root_on_the_system_pool(cloud: str) -> None:
     assert values["nodeSelector"] == SYSTEM
     assert values["tolerations"] == []
     assert values["hostNetwork"] == {"enabled": False}
-    # No PodSecurityPolicy (the API is gone since 1.25): off by default in 4.9.2, and 5.x drops the key.
+    # No PodSecurityPolicy (the API is gone since 1.25): 5.x has no such key.
     assert "psp" not in values
-    assert defaults()["psp"]["create"] is False
+    assert "psp" not in defaults()
     assert values["securityContext"] == {
         "allowPrivilegeEscalation": False,
         "capabilities": {"drop": ["ALL"]},
