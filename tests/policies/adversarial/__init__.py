@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import importlib
 
-MODULES = ("endpoints",)
+MODULES = (
+    "endpoints",
+    "gateway",
+)
 
 
 def load_corpus() -> None:
