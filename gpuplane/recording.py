@@ -169,6 +169,9 @@ class GpuplaneMocks(pulumi_mocks.Mocks):
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         self.recording.invokes.append(args.token)
+        with_args = _INVOKES_WITH_ARGS.get(args.token)
+        if with_args is not None:
+            return with_args(self.region, cast(dict[str, Any], args.args)), []  # pyright: ignore[reportUnknownMemberType]
         answer = _INVOKES.get(args.token)
         if answer is None:
             raise NotImplementedError(f"the offline runtime does not answer the invoke {args.token}")
@@ -244,6 +247,7 @@ _COMPUTED: Mapping[str, Callable[[str, Mapping[str, Any], str], dict[str, Any]]]
     "aws:eks/cluster:Cluster": _eks_cluster,
     "aws:eks/nodeGroup:NodeGroup": _eks_node_group,
     "aws:iam/role:Role": _iam_role,
+    "aws:ec2/launchTemplate:LaunchTemplate": lambda _n, _s, _r: {"latestVersion": 1, "defaultVersion": 1},
     "aws:sqs/queue:Queue": _sqs_queue,
     "gcp:container/cluster:Cluster": _gke_cluster,
     "gcp:serviceaccount/account:Account": _gcp_service_account,
@@ -286,6 +290,29 @@ _INVOKES: Mapping[str, Callable[[str], dict[str, Any]]] = {
         "id": GCP_PROJECT,
     },
     "kubernetes:helm:template": lambda _r: {"result": []},
+}
+
+
+def _instance_type_offerings(region: str, args: Mapping[str, Any]) -> dict[str, Any]:
+    """Offline, every requested instance type is offered in the first two mock zones; which zones EC2
+    really offers a type in is only known at deploy time (AZ names map to different physical zones
+    per account, so no catalog can hold them)."""
+    filters = cast(list[dict[str, Any]], args.get("filters") or [])
+    types = [str(t) for f in filters if f.get("name") == "instance-type" for t in f["values"]]
+    zones = _zones(region)["names"][:2]
+    pairs = [(t, z) for t in types for z in zones]
+    return {
+        "instanceTypes": [t for t, _ in pairs],
+        "locations": [z for _, z in pairs],
+        "locationTypes": ["availability-zone"] * len(pairs),
+        "id": region,
+    }
+
+
+_INVOKES_WITH_ARGS: dict[str, Callable[[str, Mapping[str, Any]], dict[str, Any]]] = {
+    "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings": _instance_type_offerings,
+    # No Auto Scaling group exists before the first deploy: node groups start at minNodes.
+    "aws:autoscaling/getAmiIds:getAmiIds": lambda r, _a: {"names": [], "arns": [], "id": r},
 }
 
 

@@ -13,9 +13,14 @@ from components.clusters.contract import GpuPoolScheduling
 from components.clusters.eks import (
     EksGpuCluster,
     EksGpuClusterArgs,
+    ZoneError,
+    choose_zones,
+    desired_size,
+    offered_zones,
 )
 from components.spec import GPU_TAINT, PlatformSpec, SpecError
 from components.versions import CLUSTER_AUTOSCALER, CLUSTER_AUTOSCALER_IMAGE_TAGS, KUBERNETES_VERSIONS
+from gpuplane import recording as recording_module
 from gpuplane.recording import ACCOUNT_ID, Recording
 from tests.support import capture_registered_outputs, fresh_python, raw_spec, record, spec_for
 
@@ -34,6 +39,9 @@ T_NAT = "aws:ec2/natGateway:NatGateway"
 T_NG = "aws:eks/nodeGroup:NodeGroup"
 T_TAG = "aws:autoscaling/tag:Tag"
 T_ADDON = "aws:eks/addon:Addon"
+T_LT = "aws:ec2/launchTemplate:LaunchTemplate"
+OFFERINGS = "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings"
+CLUSTER_ARN = f"arn:aws:eks:us-east-1:{ACCOUNT_ID}:gp-cluster"
 
 
 def _children(production: bool) -> Counter[tuple[str, str]]:
@@ -59,21 +67,36 @@ def _children(production: bool) -> Counter[tuple[str, str]]:
         (T_INLINE, "gp-cluster-kms-policy"),
         (T_ROLE, "gp-node-role"),
         (T_ATTACH, "gp-node-worker-policy"),
-        (T_ATTACH, "gp-node-cni-policy"),
         (T_ATTACH, "gp-node-ecr-policy"),
         ("aws:kms/key:Key", "gp-kms-key"),
         ("aws:cloudwatch/logGroup:LogGroup", "gp-log-group"),
         ("aws:eks/cluster:Cluster", "gp-cluster"),
+        (T_ADDON, "gp-pod-identity-agent"),
+        (T_ROLE, "gp-vpc-cni-role"),
+        (T_ATTACH, "gp-vpc-cni-policy"),
         (T_ADDON, "gp-vpc-cni"),
+        (T_LT, "gp-system-nodes-lt"),
+        (T_LT, "gp-gpu-inference-lt"),
+        (T_LT, "gp-gpu-training-lt"),
         (T_NG, "gp-system-nodes"),
         (T_NG, "gp-gpu-inference"),
         (T_NG, "gp-gpu-training"),
+        (T_TAG, "gp-system-asg-label-gpuplane-io-pool"),
         *[
             (T_TAG, f"gp-gpu-{pool}-asg-{role}")
             for pool in ("inference", "training")
-            for role in ("label-gpuplane-io-pool", "label-gpuplane-io-gpu", "taint-nvidia-com-gpu", "gpus")
+            for role in (
+                "label-gpuplane-io-pool",
+                "label-gpuplane-io-gpu",
+                "label-k8s-amazonaws-com-accelerator",
+                "taint-nvidia-com-gpu",
+                "gpus",
+            )
         ],
-        (T_ADDON, "gp-pod-identity-agent"),
+        (T_ROLE, "gp-ebs-csi-role"),
+        (T_ATTACH, "gp-ebs-csi-policy"),
+        (T_ADDON, "gp-ebs-csi"),
+        ("kubernetes:storage.k8s.io/v1:StorageClass", "gp-gp3"),
         (T_ROLE, "gp-autoscaler-role"),
         (T_INLINE, "gp-autoscaler-policy"),
         ("aws:eks/podIdentityAssociation:PodIdentityAssociation", "gp-autoscaler-pod-identity"),
@@ -214,7 +237,7 @@ def test_cluster_encrypts_secrets_with_its_kms_key_and_logs_everything(rec: Reco
     assert rec.named("gp-cluster-policy").urn in cluster.dependencies
     assert rec.named("gp-cluster-kms-policy").urn in cluster.dependencies
     assert inputs["name"] == CLUSTER
-    assert inputs["version"] == "1.34"
+    assert inputs["version"] == spec_for("aws").kubernetes_version
     assert inputs["roleArn"] == f"arn:aws:iam::{ACCOUNT_ID}:role/gp-cluster-role"
     assert inputs["accessConfig"] == {"authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": True}
     assert inputs["vpcConfig"]["subnetIds"] == ["gp-private-subnet-0-id", "gp-private-subnet-1-id"]
@@ -262,8 +285,9 @@ def test_cluster_and_node_roles_are_least_privilege(rec: Recording) -> None:
     assert attached == {
         ("gp-cluster-role", "AmazonEKSClusterPolicy"),
         ("gp-node-role", "AmazonEKSWorkerNodePolicy"),
-        ("gp-node-role", "AmazonEKS_CNI_Policy"),
         ("gp-node-role", "AmazonEC2ContainerRegistryPullOnly"),
+        ("gp-vpc-cni-role", "AmazonEKS_CNI_Policy"),
+        ("gp-ebs-csi-role", "service-role/AmazonEBSCSIDriverPolicy"),
     }
     kms_use = rec.named("gp-cluster-kms-policy")
     assert kms_use.inputs["role"] == "gp-cluster-role-id"
@@ -279,7 +303,7 @@ def test_gpu_node_groups_scale_from_zero_with_the_pools_labels_and_taints(rec: R
     expected_types = {"inference": "g6.xlarge", "training": "p5.4xlarge"}
     expected_max = {"inference": 4, "training": 2}
     gpu_models = {"inference": "nvidia-l4", "training": "nvidia-h100-80gb"}
-    policies = {rec.named(f"gp-node-{p}-policy").urn for p in ("worker", "cni", "ecr")}
+    policies = {rec.named(f"gp-node-{p}-policy").urn for p in ("worker", "ecr")}
     for pool, instance_type in expected_types.items():
         group = rec.named(f"gp-gpu-{pool}")
         inputs = group.inputs
@@ -287,14 +311,20 @@ def test_gpu_node_groups_scale_from_zero_with_the_pools_labels_and_taints(rec: R
         assert inputs["instanceTypes"] == [instance_type]
         assert inputs["capacityType"] == "ON_DEMAND"
         assert inputs["scalingConfig"] == {"minSize": 0, "desiredSize": 0, "maxSize": expected_max[pool]}
-        assert inputs["labels"] == {"gpuplane.io/pool": pool, "gpuplane.io/gpu": gpu_models[pool]}
-        assert inputs["taints"] == [{"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}]
-        assert inputs["diskSize"] == 200
+        assert inputs["labels"] == {
+            "gpuplane.io/pool": pool,
+            "gpuplane.io/gpu": gpu_models[pool],
+            "k8s.amazonaws.com/accelerator": gpu_models[pool],
+        }
+        assert inputs["taints"] == [{"key": "nvidia.com/gpu", "value": GPU_TAINT.value, "effect": "NO_SCHEDULE"}]
+        assert "diskSize" not in inputs  # the root volume is in the launch template
+        assert inputs["launchTemplate"] == {"id": f"gp-gpu-{pool}-lt-id", "version": "1"}
         assert inputs["subnetIds"] == ["gp-private-subnet-0-id", "gp-private-subnet-1-id"]
         assert inputs["clusterName"] == CLUSTER
         assert inputs["nodeRoleArn"] == f"arn:aws:iam::{ACCOUNT_ID}:role/gp-node-role"
-        assert group.ignore_changes == ["scalingConfig.desiredSize"]
+        assert group.ignore_changes == []  # desiredSize comes from the live group, see the scaling tests
         assert policies <= set(group.dependencies)
+        assert rec.named(f"gp-gpu-{pool}-lt").urn in group.dependencies
 
 
 def test_vpc_cni_enforces_network_policies_before_any_node_joins(rec: Recording) -> None:
@@ -303,6 +333,9 @@ def test_vpc_cni_enforces_network_policies_before_any_node_joins(rec: Recording)
         "clusterName": CLUSTER,
         "addonName": "vpc-cni",
         "configurationValues": '{"enableNetworkPolicy": "true"}',
+        "podIdentityAssociations": [
+            {"roleArn": f"arn:aws:iam::{ACCOUNT_ID}:role/gp-vpc-cni-role", "serviceAccount": "aws-node"}
+        ],
         "resolveConflictsOnCreate": "OVERWRITE",
         "resolveConflictsOnUpdate": "OVERWRITE",
         "preserve": True,
@@ -311,13 +344,18 @@ def test_vpc_cni_enforces_network_policies_before_any_node_joins(rec: Recording)
     assert json.loads(addon.inputs["configurationValues"]) == {"enableNetworkPolicy": "true"}
     assert "addonVersion" not in addon.inputs  # EKS's default for the cluster's minor
     assert addon.parent == _component(rec)
-    assert addon.dependencies == [rec.named("gp-cluster").urn]
-    policies = [rec.named(f"gp-node-{p}-policy").urn for p in ("worker", "cni", "ecr")]
+    agent = rec.named("gp-pod-identity-agent")
+    assert set(addon.dependencies) >= {
+        rec.named("gp-cluster").urn,
+        rec.named("gp-vpc-cni-policy").urn,
+        rec.named("gp-vpc-cni-role").urn,
+        agent.urn,
+    }
+    policies = [rec.named(f"gp-node-{p}-policy").urn for p in ("worker", "ecr")]
     for group in ("gp-system-nodes", "gp-gpu-inference", "gp-gpu-training"):
-        assert sorted(rec.named(group).dependencies) == sorted(
-            [*policies, addon.urn, rec.named("gp-cluster").urn, rec.named("gp-node-role").urn]
-            + [rec.named(f"gp-private-subnet-{i}").urn for i in range(2)]
-        ), group
+        deps = set(rec.named(group).dependencies)
+        assert {*policies, addon.urn, agent.urn, rec.named("gp-cluster").urn, rec.named("gp-node-role").urn} <= deps
+        assert {rec.named(f"gp-private-subnet-{i}").urn for i in range(2)} <= deps
     names = [r.name for r in rec.resources]
     assert names.index("gp-vpc-cni") < min(names.index(g) for g in ("gp-system-nodes", "gp-gpu-inference"))
 
@@ -339,8 +377,10 @@ def test_system_node_group_is_untainted_on_demand_and_labelled_system(rec: Recor
     assert inputs["scalingConfig"] == {"minSize": 2, "desiredSize": 2, "maxSize": 4}
     assert inputs["labels"] == {"gpuplane.io/pool": "system"}
     assert "taints" not in inputs
+    assert "diskSize" not in inputs
+    assert inputs["launchTemplate"] == {"id": "gp-system-nodes-lt-id", "version": "1"}
     assert inputs["subnetIds"] == ["gp-private-subnet-0-id", "gp-private-subnet-1-id"]
-    assert group.ignore_changes == ["scalingConfig.desiredSize"]
+    assert group.ignore_changes == []
 
 
 def test_asg_node_template_tags_mirror_each_gpu_pools_labels_and_taints(rec: Recording) -> None:
@@ -352,9 +392,14 @@ def test_asg_node_template_tags_mirror_each_gpu_pools_labels_and_taints(rec: Rec
         assert {r.inputs["tag"]["key"]: r.inputs["tag"]["value"] for r in tags} == {
             f"{prefix}/label/gpuplane.io/pool": pool,
             f"{prefix}/label/gpuplane.io/gpu": gpu,
-            f"{prefix}/taint/nvidia.com/gpu": "true:NoSchedule",
+            # cluster-autoscaler's AWS GPULabel: a zero-node group's template node must carry it too
+            f"{prefix}/label/k8s.amazonaws.com/accelerator": gpu,
+            f"{prefix}/taint/nvidia.com/gpu": f"{GPU_TAINT.value}:NoSchedule",
             f"{prefix}/resources/nvidia.com/gpu": "1",
         }
+    (system,) = [r for r in rec.of_type(T_TAG) if r.name.startswith("gp-system-")]
+    assert system.inputs["tag"]["key"] == f"{prefix}/label/gpuplane.io/pool"
+    assert system.inputs["tag"]["value"] == "system"
 
 
 def test_asg_gpu_resource_tag_counts_time_sliced_units() -> None:
@@ -391,19 +436,34 @@ def test_gpu_pools_attribute_is_the_one_source_of_labels_and_taints(dev: tuple[R
 # --- cluster-autoscaler ------------------------------------------------------------------------
 
 
-def test_autoscaler_role_is_assumable_only_by_its_service_account(rec: Recording) -> None:
-    (statement,) = _policy(rec, "gp-autoscaler-role", "assumeRolePolicy")["Statement"]
+@pytest.mark.parametrize(
+    ("role", "namespace", "service_account"),
+    [
+        ("gp-autoscaler-role", "kube-system", "cluster-autoscaler"),
+        ("gp-vpc-cni-role", "kube-system", "aws-node"),
+        ("gp-ebs-csi-role", "kube-system", "ebs-csi-controller-sa"),
+    ],
+)
+def test_pod_identity_roles_are_assumable_only_by_their_service_account_in_this_cluster(
+    rec: Recording, role: str, namespace: str, service_account: str
+) -> None:
+    (statement,) = _policy(rec, role, "assumeRolePolicy")["Statement"]
     assert statement == {
         "Effect": "Allow",
         "Principal": {"Service": "pods.eks.amazonaws.com"},
         "Action": ["sts:AssumeRole", "sts:TagSession"],
         "Condition": {
             "StringEquals": {
-                "aws:RequestTag/kubernetes-namespace": "kube-system",
-                "aws:RequestTag/kubernetes-service-account": "cluster-autoscaler",
+                "aws:RequestTag/eks-cluster-arn": rec.named("gp-cluster").outputs["arn"],
+                "aws:RequestTag/kubernetes-namespace": namespace,
+                "aws:RequestTag/kubernetes-service-account": service_account,
             }
         },
     }
+    assert rec.named("gp-cluster").urn in rec.named(role).dependencies
+
+
+def test_autoscaler_pod_identity_association(rec: Recording) -> None:
     association = rec.named("gp-autoscaler-pod-identity").inputs
     assert association == {
         "clusterName": CLUSTER,
@@ -415,7 +475,8 @@ def test_autoscaler_role_is_assumable_only_by_its_service_account(rec: Recording
     agent = rec.named("gp-pod-identity-agent")
     assert agent.inputs["addonName"] == "eks-pod-identity-agent"
     assert agent.inputs["clusterName"] == CLUSTER
-    assert rec.named("gp-system-nodes").urn in agent.dependencies
+    # hostNetwork: created with the cluster, before any node, so aws-node gets credentials at boot
+    assert agent.dependencies == [rec.named("gp-cluster").urn]
 
 
 def test_autoscaler_may_only_resize_this_clusters_groups(rec: Recording) -> None:
@@ -450,7 +511,7 @@ def test_cluster_autoscaler_release(rec: Recording) -> None:
         "cloudProvider": "aws",
         "awsRegion": "us-east-1",
         "autoDiscovery": {"clusterName": CLUSTER},
-        "image": {"tag": "v1.34.5"},
+        "image": {"tag": CLUSTER_AUTOSCALER_IMAGE_TAGS[spec_for("aws").kubernetes_version]},
         "rbac": {"serviceAccount": {"create": True, "name": "cluster-autoscaler"}},
         "nodeSelector": {"gpuplane.io/pool": "system"},
         "extraArgs": {
@@ -561,3 +622,221 @@ def test_building_an_eks_cluster_imports_no_other_clouds_sdk() -> None:
         "print(sorted(m for m in ('pulumi_aws', 'pulumi_gcp', 'pulumi_linode') if m in sys.modules))\n"
     )
     assert fresh_python(code).strip() == "['pulumi_aws']"
+
+
+# --- launch templates: IMDSv2, hop limit 1, encrypted root volume (issue 12 item 6) --------------
+
+
+@pytest.mark.parametrize(("group", "disk"), [("system-nodes", 50), ("gpu-inference", 200), ("gpu-training", 200)])
+def test_every_node_group_has_a_launch_template_requiring_imdsv2_with_hop_limit_1(
+    rec: Recording, group: str, disk: int
+) -> None:
+    template = rec.named(f"gp-{group}-lt").inputs
+    assert template["metadataOptions"] == {
+        "httpEndpoint": "enabled",
+        "httpTokens": "required",
+        "httpPutResponseHopLimit": 1,
+    }
+    assert template["blockDeviceMappings"] == [
+        {
+            "deviceName": "/dev/xvda",
+            "ebs": {"volumeSize": disk, "volumeType": "gp3", "encrypted": "true", "deleteOnTermination": "true"},
+        }
+    ]
+    assert template["updateDefaultVersion"] is True
+    assert "iamInstanceProfile" not in template  # EKS manages the instance profile
+    assert "imageId" not in template  # and the AMI (amiType on the node group)
+    node_group = rec.named(f"gp-{group}")
+    assert node_group.inputs["launchTemplate"]["id"] == f"gp-{group}-lt-id"
+
+
+# --- storage: EBS CSI driver and a default StorageClass (issue 12 item 5) ------------------------
+
+
+def test_ebs_csi_driver_is_a_managed_addon_on_its_own_pod_identity_role(rec: Recording) -> None:
+    addon = rec.named("gp-ebs-csi")
+    assert addon.inputs == {
+        "clusterName": CLUSTER,
+        "addonName": "aws-ebs-csi-driver",
+        "podIdentityAssociations": [
+            {"roleArn": f"arn:aws:iam::{ACCOUNT_ID}:role/gp-ebs-csi-role", "serviceAccount": "ebs-csi-controller-sa"}
+        ],
+        "resolveConflictsOnCreate": "OVERWRITE",
+        "resolveConflictsOnUpdate": "OVERWRITE",
+        "tags": {"env": "test", "gpuplane.io/cluster": CLUSTER},
+    }
+    # the controller is a Deployment: it needs the system nodes; its role needs the policy first
+    for before in ("gp-system-nodes", "gp-ebs-csi-policy", "gp-pod-identity-agent"):
+        assert rec.named(before).urn in addon.dependencies
+    assert addon.deleted_with == ""
+
+
+def test_default_storage_class_is_encrypted_gp3_waiting_for_the_first_consumer(rec: Recording) -> None:
+    (storage_class,) = rec.of_type("kubernetes:storage.k8s.io/v1:StorageClass")
+    inputs = storage_class.inputs
+    assert inputs["metadata"]["name"] == "gp3"
+    assert inputs["metadata"]["annotations"] == {"storageclass.kubernetes.io/is-default-class": "true"}
+    assert inputs["provisioner"] == "ebs.csi.aws.com"
+    assert inputs["parameters"] == {"type": "gp3", "encrypted": "true"}
+    assert inputs["volumeBindingMode"] == "WaitForFirstConsumer"
+    assert inputs["reclaimPolicy"] == "Delete"
+    assert rec.named("gp-ebs-csi").urn in storage_class.dependencies
+    provider = rec.named("gp-provider")
+    assert storage_class.provider == f"{provider.urn}::{provider.id}"
+    # deleted for real, after every PVC owner and before the CSI driver that deletes their volumes
+    assert storage_class.deleted_with == ""
+
+
+def test_storage_dependencies_are_exposed_for_addons_with_volumes(dev: tuple[Recording, dict[str, Any]]) -> None:
+    cluster: EksGpuCluster = dev[1]["cluster"]
+    assert cluster.storage_dependencies == [cluster.ebs_csi, cluster.storage_class]
+
+
+def test_kubernetes_provider_waits_for_the_system_node_group(rec: Recording) -> None:
+    assert rec.named("gp-system-nodes").urn in rec.named("gp-provider").dependencies
+
+
+# --- availability zones per pool (issue 12 item 7) -----------------------------------------------
+
+ZONES = ["us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d"]
+TYPES = {"system": "m6i.large", "inference": "g6.xlarge", "training": "p5.4xlarge"}
+
+
+def test_zones_follow_where_each_instance_type_is_offered() -> None:
+    offered = {"m6i.large": set(ZONES[:3]), "g6.xlarge": {"us-east-1b", "us-east-1c"}, "p5.4xlarge": {"us-east-1d"}}
+    offered["m6i.large"].add("us-east-1d")
+    plan = choose_zones(ZONES, offered, TYPES, {}, 2)
+    assert plan.cluster == ("us-east-1b", "us-east-1d")
+    assert plan.pools == {
+        "system": ("us-east-1b", "us-east-1d"),
+        "inference": ("us-east-1b",),
+        "training": ("us-east-1d",),
+    }
+
+
+def test_a_zone_without_the_types_is_never_chosen() -> None:
+    # like use1-az3: available, but offers none of the (Nitro) types
+    offered = {t: {"us-east-1b", "us-east-1d"} for t in TYPES.values()}
+    assert choose_zones(ZONES, offered, TYPES, {}, 2).cluster == ("us-east-1b", "us-east-1d")
+
+
+def test_pinned_zones_are_used_and_checked_against_the_offerings() -> None:
+    offered = {t: set(ZONES) for t in TYPES.values()}
+    plan = choose_zones(ZONES, offered, TYPES, {"training": ("us-east-1c",)}, 2)
+    assert plan.cluster == ("us-east-1a", "us-east-1c")
+    assert plan.pools["training"] == ("us-east-1c",)
+    offered["p5.4xlarge"] = {"us-east-1a"}
+    with pytest.raises(ZoneError, match=r"gpuPools\[training\]\.zones: EC2 does not offer p5\.4xlarge in us-east-1c"):
+        choose_zones(ZONES, offered, TYPES, {"training": ("us-east-1c",)}, 2)
+
+
+def test_types_that_need_more_zones_than_the_vpc_has_fail_clearly() -> None:
+    offered = {"m6i.large": set(ZONES), "g6.xlarge": {"us-east-1a"}, "p5.4xlarge": {"us-east-1b"}}
+    offered3 = {**offered, "m6i.large": {"us-east-1c"}}
+    with pytest.raises(
+        ZoneError, match="need the zones us-east-1a, us-east-1b, us-east-1c; the EKS VPC spans exactly 2"
+    ):
+        choose_zones(ZONES, offered3, TYPES, {}, 2)
+    with pytest.raises(ZoneError, match=r"training: EC2 offers p5\.4xlarge in no available zone"):
+        choose_zones(ZONES, {**offered, "p5.4xlarge": set()}, TYPES, {}, 2)
+
+
+def test_offerings_answer_becomes_zones_per_type() -> None:
+    assert offered_zones(["a", "b", "a"], ["z1", "z1", "z2"]) == {"a": {"z1", "z2"}, "b": {"z1"}}
+
+
+def test_cluster_zones_and_node_group_subnets_come_from_the_ec2_offerings(monkeypatch: pytest.MonkeyPatch) -> None:
+    def offerings(_region: str, args: Any) -> dict[str, Any]:
+        where = {"m6i.large": ZONES[:3], "g6.xlarge": ["us-east-1a", "us-east-1c"], "p5.4xlarge": ["us-east-1c"]}
+        types = args["filters"][0]["values"]
+        pairs = [(t, z) for t in types for z in where[t]]
+        return {"instanceTypes": [t for t, _ in pairs], "locations": [z for _, z in pairs], "id": "x"}
+
+    monkeypatch.setitem(recording_module._INVOKES_WITH_ARGS, OFFERINGS, offerings)
+    rec, _ = _build(spec_for("aws"))
+    assert [rec.named(f"gp-private-subnet-{i}").inputs["availabilityZone"] for i in range(2)] == [
+        "us-east-1a",
+        "us-east-1c",
+    ]
+    assert rec.named("gp-gpu-training").inputs["subnetIds"] == ["gp-private-subnet-1-id"]
+    assert rec.named("gp-gpu-inference").inputs["subnetIds"] == ["gp-private-subnet-0-id", "gp-private-subnet-1-id"]
+    assert OFFERINGS in rec.invokes
+
+
+def test_spec_pinned_zones_reach_the_subnets() -> None:
+    raw = raw_spec("aws")
+    raw["gpuPools"][1]["zones"] = ["us-east-1b"]
+    rec, _ = _build(spec_for("aws", gpuPools=raw["gpuPools"]))
+    assert rec.named("gp-private-subnet-1").inputs["availabilityZone"] == "us-east-1b"
+    assert rec.named("gp-gpu-training").inputs["subnetIds"] == ["gp-private-subnet-1-id"]
+
+
+@pytest.mark.parametrize(
+    ("zones", "message"),
+    [
+        (["eu-west-1a"], "'eu-west-1a' is not an availability zone of us-east-1"),
+        (["us-east-1"], "'us-east-1' is not an availability zone of us-east-1"),
+    ],
+)
+def test_spec_rejects_zones_outside_the_region(zones: list[str], message: str) -> None:
+    raw = raw_spec("aws")
+    raw["gpuPools"][0]["zones"] = zones
+    with pytest.raises(SpecError) as error:
+        spec_for("aws", gpuPools=raw["gpuPools"])
+    assert any(p.key == "gpuPools[0].zones" and p.message == message for p in error.value.problems)
+
+
+def test_spec_rejects_more_pinned_zones_than_the_vpc_spans() -> None:
+    raw = raw_spec("aws")
+    raw["gpuPools"][0]["zones"] = ["us-east-1a", "us-east-1b"]
+    raw["gpuPools"][1]["zones"] = ["us-east-1c"]
+    with pytest.raises(SpecError) as error:
+        spec_for("aws", gpuPools=raw["gpuPools"])
+    assert [p.key for p in error.value.problems] == ["gpuPools"]
+
+
+# --- desiredSize: kept from the live group, raised to a new minNodes (issue 12 item 9) -----------
+
+
+def _with_live_group(monkeypatch: pytest.MonkeyPatch, desired: int) -> None:
+    def groups(_region: str, args: Any) -> dict[str, Any]:
+        pool = next(f["values"][0] for f in args["filters"] if f["name"].endswith("/label/gpuplane.io/pool"))
+        return {"names": [f"eks-{pool}-asg"], "arns": [], "id": "x"}
+
+    monkeypatch.setitem(recording_module._INVOKES_WITH_ARGS, "aws:autoscaling/getAmiIds:getAmiIds", groups)
+    monkeypatch.setitem(
+        recording_module._INVOKES_WITH_ARGS,
+        "aws:autoscaling/getGroup:getGroup",
+        lambda _r, args: {"name": args["name"], "desiredCapacity": desired, "id": args["name"]},
+    )
+
+
+@pytest.mark.parametrize(("live", "min_nodes", "expected"), [(3, 0, 3), (0, 2, 2), (9, 0, 4)])
+def test_desired_size_is_the_live_size_within_the_new_bounds(
+    monkeypatch: pytest.MonkeyPatch, live: int, min_nodes: int, expected: int
+) -> None:
+    _with_live_group(monkeypatch, live)
+    raw = raw_spec("aws")
+    raw["gpuPools"][0]["minNodes"] = min_nodes
+    rec, _ = _build(spec_for("aws", gpuPools=raw["gpuPools"]))
+    scaling = rec.named("gp-gpu-inference").inputs["scalingConfig"]
+    assert scaling == {"minSize": min_nodes, "desiredSize": expected, "maxSize": 4}
+    assert "aws:autoscaling/getGroup:getGroup" in rec.invokes
+
+
+def test_desired_size_lookup_is_scoped_to_this_cluster_and_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[Any] = []
+
+    def groups(region: str, args: Any) -> dict[str, Any]:
+        seen.append(args["filters"])
+        return {"names": [], "arns": [], "id": region}
+
+    monkeypatch.setitem(recording_module._INVOKES_WITH_ARGS, "aws:autoscaling/getAmiIds:getAmiIds", groups)
+    _build(spec_for("aws"))
+    pools = sorted(next(f["values"] for f in filters if "gpuplane.io/pool" in f["name"])[0] for filters in seen)
+    assert pools == ["inference", "system", "training"]
+    assert all({"name": "tag:eks:cluster-name", "values": [CLUSTER]} in filters for filters in seen)
+
+
+def test_desired_size_helper() -> None:
+    assert [desired_size(c, 1, 3) for c in (0, 1, 2, 3, 5)] == [1, 1, 2, 3, 3]
