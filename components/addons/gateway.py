@@ -32,8 +32,9 @@ provider and ``deleted_with`` the native cluster):
   external providers), ``{name}-<m>-credential`` (Secret holding the provider credential as a Pulumi
   secret) and ``{name}-<m>-backend-security`` (BackendSecurityPolicy) for external providers,
   ``{name}-<m>-service-backend`` (AIServiceBackend), ``{name}-<m>-route`` (AIGatewayRoute with
-  ``llmRequestCosts``), ``{name}-<m>-access`` (SecurityPolicy on the route's HTTPRoute: authentication
-  and an allow-list of exactly the model's tenants) and ``{name}-<m>-token-limit``
+  ``llmRequestCosts``), ``{name}-<m>-access`` (SecurityPolicy on the route's HTTPRoute: authentication,
+  an allow-list of exactly the model's tenants and, with OpenFGA on, ``extAuth`` to the
+  authorization service) and ``{name}-<m>-token-limit``
   (BackendTrafficPolicy: a global rate-limit rule per admitted tenant whose cost is the response's
   total tokens).
 - With a :class:`MonitoringHook`: ``{name}-proxy-monitor`` (Envoy stats and the AI Gateway's
@@ -48,8 +49,11 @@ Why this shape: the tenant identity is established once, by Envoy Gateway's auth
 key on that header. Envoy Gateway orders the filters api_key_auth/jwt_authn → ext_proc → rbac →
 ratelimit (``internal/xds/translator`` filter order), so the header is set before it is read.
 The admitted tenants come from the same spec field (``models[].tenants``) that generates the OpenFGA
-``invoker`` tuples (``components/addons/authz``); a test checks both views agree. Wiring OpenFGA into
-the request path is the next step: see :data:`EXT_AUTHZ_SEAM`.
+``invoker`` tuples (``components/addons/authz``); a test checks both views agree. With OpenFGA on,
+every route's SecurityPolicy also carries ``extAuth`` to the authorization service
+(``components/addons/authz/service.py``), which asks OpenFGA per request (``failOpen: false``); the
+static allow-list stays as a second line (defence in depth): a request passes only if both admit it.
+See :data:`EXT_AUTHZ_AFTER` for the filter order and docs/decisions/gateway-and-authz.md.
 
 Upstream gotchas:
 - Token limits silently do nothing unless the rate-limit service has its Redis backend configured in
@@ -103,6 +107,8 @@ AI_GATEWAY_NAMESPACE = "envoy-ai-gateway-system"
 RATELIMIT_NAMESPACE = "gpuplane-ratelimit"
 GATEWAY_NAMESPACE = "gpuplane-gateway"
 GATEWAY_NAMESPACES = frozenset({EG_NAMESPACE, AI_GATEWAY_NAMESPACE, RATELIMIT_NAMESPACE, GATEWAY_NAMESPACE})
+OPENFGA_NAMESPACE = "openfga"
+"""Where the authorization service runs (``components.addons.openfga.NAMESPACE``)."""
 
 GATEWAY_NAME = "gpuplane-ai"
 GATEWAY_CLASS = "gpuplane-ai"
@@ -136,15 +142,16 @@ EG_API = "gateway.envoyproxy.io/v1alpha1"
 AIGW_API = "aigateway.envoyproxy.io/v1beta1"
 GATEWAY_GROUP = "gateway.networking.k8s.io"
 
-EXT_AUTHZ_SEAM = (
-    "To put OpenFGA in the request path, add to each route's SecurityPolicy (route_access_spec) an "
-    "extAuth {grpc: {backendRefs: [{name: <authz adapter Service>, namespace: openfga, port: 9000}]}, "
-    "headersToExtAuth: [x-gpuplane-tenant, x-ai-eg-model]} whose adapter asks OpenFGA "
-    "check(user:<caller>, can_invoke, model:<route>) in the store the OpenFGA add-on syncs. Envoy Gateway "
-    "runs ext_authz *before* api_key_auth/jwt_authn, so the adapter must authenticate the caller itself "
-    "(or validate the same JWT); a ReferenceGrant in namespace openfga must allow the SecurityPolicy."
-)
-"""Where the OpenFGA ext_authz hook goes (not wired yet: route admission is the tenant allow-list)."""
+EXT_AUTHZ_AFTER = "envoy.filters.http.rbac"
+"""With OpenFGA on, the EnvoyProxy moves ext_authz after the RBAC filter (``filterOrder``). Envoy
+Gateway v1.8.3 orders ext_authz (5) *before* api_key_auth (6) and jwt_authn (9)
+(internal/xds/translator/httpfilters.go), so by default it would run before the tenant header
+exists; and the AI Gateway inserts its ext_proc (which reads the model from the body and sets
+``x-ai-eg-model``) just before the first rbac/ratelimit filter *after* Envoy Gateway sorted the
+chain (post-translate hook). After rbac, ext_authz sees both: authn -> ext_proc -> rbac (static
+allow-list) -> ext_authz (OpenFGA) -> ratelimit -> router."""
+AUTHZ_HEADERS = (TENANT_HEADER, MODEL_HEADER)
+"""What the authorization service is sent (``headersToExtAuth``): who, and which model."""
 
 
 @dataclass(frozen=True)
@@ -313,14 +320,32 @@ def envoy_gateway_values(spec: PlatformSpec) -> dict[str, Any]:
     }
 
 
-def ai_gateway_values(session_seed: pulumi.Input[str]) -> dict[str, Any]:
-    """ai-gateway-helm values: controller on the system pool, tenant label on metrics, MCP seed."""
+MCP_SEED_SECRET = "ai-gateway-mcp-session-seed"
+"""Secret (in the AI Gateway namespace) holding the MCP session-encryption seed under key ``seed``."""
+MCP_SEED_ENV = "GPUPLANE_MCP_SESSION_SEED"
+
+
+def ai_gateway_values() -> dict[str, Any]:
+    """ai-gateway-helm values: controller on the system pool, tenant label on metrics, MCP seed.
+
+    The v1.1.0 chart renders ``--mcpSessionEncryptionSeed={{ .Values.controller.mcp.sessionEncryption.seed }}``
+    into the controller's container args (templates/deployment.yaml), readable by anyone who can read
+    Deployments there, and the controller reads the seed only from that flag (cmd/controller/main.go).
+    So the value is the Kubernetes reference ``$(GPUPLANE_MCP_SESSION_SEED)``, which the kubelet expands
+    from the container's environment, and ``controller.extraEnvVars`` fills that variable from the
+    Secret :data:`MCP_SEED_SECRET`: the Deployment holds no seed. (The chart's default seed is the
+    public string "default-insecure-seed".) Left as is upstream: with MCP routes the controller passes
+    the seed on to the ext_proc sidecars' args (internal/controller/extproc_builder.go); gpuplane
+    defines no MCP routes.
+    """
     return {
         "controller": {
             "nodeSelector": dict(SYSTEM_NODE_SELECTOR),
             "metricsRequestHeaderAttributes": f"{TENANT_HEADER}:{TENANT_METRIC_ATTRIBUTE}",
-            # The chart's default seed is the public string "default-insecure-seed".
-            "mcp": {"sessionEncryption": {"seed": session_seed}},
+            "mcp": {"sessionEncryption": {"seed": f"$({MCP_SEED_ENV})"}},
+            "extraEnvVars": [
+                {"name": MCP_SEED_ENV, "valueFrom": {"secretKeyRef": {"name": MCP_SEED_SECRET, "key": "seed"}}}
+            ],
         }
     }
 
@@ -396,7 +421,11 @@ def valkey_network_policy_spec() -> dict[str, Any]:
 
 
 def envoy_proxy_spec(spec: PlatformSpec) -> dict[str, Any]:
+    order: dict[str, Any] = {}
+    if spec.openfga.enabled:
+        order["filterOrder"] = [{"name": "envoy.filters.http.ext_authz", "after": EXT_AUTHZ_AFTER}]
     return {
+        **order,
         "provider": {
             "type": "Kubernetes",
             "kubernetes": {
@@ -405,7 +434,7 @@ def envoy_proxy_spec(spec: PlatformSpec) -> dict[str, Any]:
                     "pod": {"nodeSelector": dict(SYSTEM_NODE_SELECTOR)},
                 }
             },
-        }
+        },
     }
 
 
@@ -473,10 +502,17 @@ def admission_principal(spec: PlatformSpec, tenants: Sequence[str]) -> dict[str,
 
 
 def route_access_spec(spec: PlatformSpec, model: ServedModel) -> dict[str, Any]:
-    """Authentication plus an allow-list of exactly the model's tenants (route admission)."""
+    """Authentication, an allow-list of exactly the model's tenants and, with OpenFGA on, ``extAuth``
+    to the authorization service (identical on every route: the model comes from ``x-ai-eg-model``)."""
+    checks: dict[str, Any] = {}
+    if spec.openfga.enabled:
+        from components.addons.authz.service import ext_auth
+
+        checks["extAuth"] = ext_auth(OPENFGA_NAMESPACE, AUTHZ_HEADERS)
     return {
         "targetRefs": [_route_ref(model)],
         **authentication(spec),
+        **checks,
         "authorization": {
             "defaultAction": "Deny",
             "rules": [
@@ -755,7 +791,9 @@ PROXY_SELECTOR = {"app.kubernetes.io/managed-by": "envoy-gateway", "app.kubernet
 RATELIMIT_SELECTOR = {"app.kubernetes.io/managed-by": "envoy-gateway", "app.kubernetes.io/component": "ratelimit"}
 CONTROLLER_SELECTOR = {"control-plane": "envoy-gateway"}
 ENVOY_STATS_PORT = 19001
-EXT_PROC_METRICS_PORT_NAME = "aigw-metrics"
+EXT_PROC_METRICS_PORT_NAME = "aigw-admin"
+"""The ext_proc sidecar's admin port (1064: /metrics and /health), as AI Gateway v1.1.0 names it
+(internal/controller/extproc_builder.go: ``{Name: "aigw-admin", ContainerPort: extProcAdminPort}``)."""
 
 
 def proxy_monitor_spec() -> dict[str, Any]:
@@ -883,14 +921,20 @@ class AiGateway(pulumi.ComponentResource):
         seed = random.RandomPassword(
             f"{name}-mcp-seed", length=48, special=False, opts=pulumi.ResourceOptions(parent=self)
         )
+        seed_secret = k8s.core.v1.Secret(
+            f"{name}-mcp-seed-secret",
+            metadata=object_meta(MCP_SEED_SECRET, AI_GATEWAY_NAMESPACE),
+            string_data={"seed": pulumi.Output.secret(seed.result)},
+            opts=scope.opts(self, [aigw_ns]),
+        )
         ai_gateway = helm_release(
             f"{name}-ai-gateway",
             AI_GATEWAY,
             namespace=AI_GATEWAY_NAMESPACE,
-            values=ai_gateway_values(pulumi.Output.secret(seed.result)),
+            values=ai_gateway_values(),
             scope=scope,
             parent=self,
-            depends_on=[aigw_ns, crds, envoy_gateway],
+            depends_on=[aigw_ns, crds, envoy_gateway, seed_secret],
         )
         self.releases = {"ai-gateway-crds": crds, "envoy-gateway": envoy_gateway, "ai-gateway": ai_gateway}
         eg_crs = [envoy_gateway, routes_ns]

@@ -17,6 +17,9 @@ provider and ``deleted_with`` the native cluster):
 - ``{name}-release``: the chart (``helm.v3.Release``) with ``datastore.engine: postgres`` and
   ``datastore.uriSecret``, metrics on (a ServiceMonitor with the monitoring hook's labels when
   observability is on), the playground off, pods on the system pool.
+- With the gateway on, ``{name}-authz*``: the authorization service Envoy asks per model request
+  (``components/addons/authz/service.py``: ConfigMap, two-replica Deployment, Service, PDB,
+  NetworkPolicy, ReferenceGrant; with monitoring a PodMonitor, alerts and a dashboard).
 - ``{name}-sync-config`` (ConfigMap: ``sync_store.py``, ``model.json``, ``tuples.json``) and
   ``{name}-sync`` (a Job named ``openfga-sync-<digest>``): writes the model (``authz/model.fga``) and
   the tuples generated from the spec's tenants, models and Kueue LocalQueues, idempotently (see
@@ -280,6 +283,8 @@ class OpenFga(pulumi.ComponentResource):
     """The preshared key clients (an ext_authz adapter, the sync job) present (a Pulumi secret)."""
     api_url: str
     store_name: str
+    authz_service: k8s.apps.v1.Deployment | None
+    """The gateway's authorization service (``gpuplane-authz``), with the gateway on."""
 
     def __init__(self, name: str, args: OpenFgaArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gpuplane:addons:OpenFga", name, None, opts)
@@ -360,6 +365,24 @@ class OpenFga(pulumi.ComponentResource):
             parent=self,
             depends_on=release_deps,
         )
+
+        self.authz_service = None
+        if spec.gateway.enabled:
+            from components.addons.authz import service
+
+            self.authz_service = service.build(
+                name,
+                spec=spec,
+                namespace=NAMESPACE,
+                api_url=API_URL,
+                store_name=STORE_NAME,
+                token_secret=AUTHN_SECRET,
+                token_key="keys",
+                scope=scope,
+                parent=self,
+                depends_on=[ns, authn],
+                monitoring=hook,
+            )
 
         self.tuples = authz.tuples(spec, args.local_queues)
         digest = authz.digest(self.tuples)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -52,7 +53,8 @@ def http_transport(base_url: str, token: str | None, timeout: float = 30.0) -> T
 def find_or_create_store(call: Transport, name: str) -> str:
     token = ""
     while True:
-        query = "/stores?page_size=100" + (f"&continuation_token={token}" if token else "")
+        # The token is base64 ('+', '/', '='): sent raw, '+' arrives as a space and OpenFGA rejects it.
+        query = "/stores?page_size=100" + (f"&continuation_token={urllib.parse.quote(token, safe='')}" if token else "")
         page = call("GET", query, None)
         for store in cast(list[dict[str, Any]], page.get("stores") or []):
             if store.get("name") == name:

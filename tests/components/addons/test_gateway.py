@@ -23,7 +23,7 @@ from components.addons.gateway import (
     AI_GATEWAY_NAMESPACE,
     API_KEY_HEADER,
     EG_NAMESPACE,
-    EXT_AUTHZ_SEAM,
+    EXT_AUTHZ_AFTER,
     GATEWAY_NAMESPACE,
     GATEWAY_NAMESPACES,
     RATELIMIT_NAMESPACE,
@@ -34,7 +34,9 @@ from components.addons.gateway import (
     admitted_tenants,
     alert_group,
     dashboard,
+    envoy_proxy_spec,
     limited_tenants,
+    route_access_spec,
     route_summary,
 )
 from components.spec import RESERVED_NAMESPACES, PlatformSpec, SpecError, parse_spec
@@ -783,10 +785,31 @@ def test_route_summary_reports_routes_tenants_and_limits() -> None:
     assert route_summary(parse_spec({**raw_spec("aws"), "gateway": {"enabled": False}})) == []
 
 
-def test_the_ext_authz_seam_is_documented() -> None:
-    assert "extAuth" in EXT_AUTHZ_SEAM
-    assert "can_invoke" in EXT_AUTHZ_SEAM
-    assert "ReferenceGrant" in EXT_AUTHZ_SEAM
+def test_every_route_asks_the_authorization_service_and_fails_closed(aws: Built) -> None:
+    proxy = aws.spec_of("gp-gateway-envoy-proxy")
+    assert proxy["filterOrder"] == [{"name": "envoy.filters.http.ext_authz", "after": EXT_AUTHZ_AFTER}]
+    for model in aws.spec.models:
+        access = aws.spec_of(f"gp-gateway-{model.name}-access")
+        ext = access["extAuth"]
+        assert ext["failOpen"] is False
+        assert ext["timeout"] == "1s"
+        assert ext["headersToExtAuth"] == ["x-gpuplane-tenant", "x-ai-eg-model"]
+        assert ext["http"]["backendRefs"] == [
+            {"group": "", "kind": "Service", "name": "gpuplane-authz", "namespace": "openfga", "port": 9000}
+        ]
+        # The route policy replaces the Gateway's, so it authenticates too (apiKeyAuth before ext_authz).
+        assert "apiKeyAuth" in access
+        assert access["authorization"]["defaultAction"] == "Deny"
+
+
+def test_without_openfga_routes_keep_only_the_static_allow_list() -> None:
+    raw = raw_spec("aws")
+    raw["models"] = models_raw()
+    raw["openfga"] = {"enabled": False}
+    spec = parse_spec(raw)
+    assert "filterOrder" not in envoy_proxy_spec(spec)
+    for model in spec.models:
+        assert "extAuth" not in route_access_spec(spec, model)
 
 
 # --- monitoring ------------------------------------------------------------------------------------------

@@ -127,7 +127,7 @@ def external_spec(cloud: str = "aws") -> PlatformSpec:
     return fga_spec(cloud, openfga={"datastore": "external"})
 
 
-def expected(datastore: str) -> Counter[tuple[str, str]]:
+def expected(datastore: str, *, gateway: bool = True, monitoring: bool = True) -> Counter[tuple[str, str]]:
     n = "gp-openfga"
     children = [
         ("kubernetes:core/v1:Namespace", f"{n}-namespace"),
@@ -145,6 +145,21 @@ def expected(datastore: str) -> Counter[tuple[str, str]]:
             ("kubernetes:core/v1:Service", f"{n}-postgres-service"),
             ("kubernetes:networking.k8s.io/v1:NetworkPolicy", f"{n}-postgres-network-policy"),
         ]
+    if gateway:
+        children += [
+            ("kubernetes:core/v1:ConfigMap", f"{n}-authz-config"),
+            ("kubernetes:apps/v1:Deployment", f"{n}-authz"),
+            ("kubernetes:core/v1:Service", f"{n}-authz-service"),
+            ("kubernetes:policy/v1:PodDisruptionBudget", f"{n}-authz-pdb"),
+            ("kubernetes:networking.k8s.io/v1:NetworkPolicy", f"{n}-authz-network-policy"),
+            ("kubernetes:gateway.networking.k8s.io/v1:ReferenceGrant", f"{n}-authz-reference-grant"),
+        ]
+        if monitoring:
+            children += [
+                ("kubernetes:monitoring.coreos.com/v1:PodMonitor", f"{n}-authz-monitor"),
+                ("kubernetes:monitoring.coreos.com/v1:PrometheusRule", f"{n}-authz-alerts"),
+                ("kubernetes:core/v1:ConfigMap", f"{n}-authz-dashboard"),
+            ]
     return Counter(children)
 
 
@@ -158,7 +173,7 @@ def test_children_are_exact_and_wired_to_the_cluster(cloud: str) -> None:
     assert b.component.parent == b.rec.named("gp").urn
     children = b.children()
     assert Counter((r.type, r.name) for r in children) == expected("in-cluster")
-    assert len(children) == 11
+    assert len(children) == 20
     (provider,) = b.rec.of_type("pulumi:providers:kubernetes")
     native = "" if cloud == "existing" else b.rec.of_type(NATIVE_TYPES[cloud])[0].urn
     for child in children:
@@ -171,7 +186,7 @@ def test_children_are_exact_and_wired_to_the_cluster(cloud: str) -> None:
 
 def test_external_datastore_has_no_postgres_of_its_own() -> None:
     b = build(external_spec("gcp"), uri=EXTERNAL_URI, monitoring=False)
-    assert Counter((r.type, r.name) for r in b.children()) == expected("external")
+    assert Counter((r.type, r.name) for r in b.children()) == expected("external", monitoring=False)
     datastore = b.rec.named("gp-openfga-datastore-secret")
     assert datastore.is_secret("stringData") or all(
         isinstance(v, dict) for v in datastore.wire_inputs["stringData"].values()
@@ -203,7 +218,7 @@ def test_objects_and_values_validate_against_upstream(datastore: str, monitoring
     objects = [
         redact(r.wire_inputs) for r in b.children() if r.type.startswith("kubernetes:") and "helm.sh" not in r.type
     ]
-    assert len(objects) == (8 if datastore == "in-cluster" else 5)
+    assert len(objects) == (17 if datastore == "in-cluster" else 11)
     for obj in objects:
         validate_object(obj, spec.kubernetes_version)
     assert unknown_value_paths(OPENFGA.chart, OPENFGA.version, b.values()) == []
