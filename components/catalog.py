@@ -13,9 +13,15 @@ Upstream gotchas recorded here as data rather than prose:
 - GCP ``a3-highgpu-1g/2g/4g`` and ``a3-ultragpu-8g`` cannot be bought as standard on-demand VMs
   (Spot, Flex-start or reservations only): ``spot_only=True``.
 - AWS ``p4d``/``p4de``/``p5.48xlarge`` come only with 8 GPUs per node.
-- Linode ``g1-gpu-rtx6000-*`` plans are reported (unverified) not to be offered in LKE; RTX 4000 Ada
-  plans are confirmed working in LKE.
+- Linode ``g1-gpu-rtx6000-*`` (Quadro RTX 6000) plans cannot be deployed in LKE or LKE Enterprise clusters
+  (Akamai, "Using GPUs on LKE", techdocs.akamai.com/cloud-computing/docs/gpus-on-lke, read 2026-12-05):
+  they are not in this catalog. LKE runs the RTX 4000 Ada and RTX PRO 6000 Blackwell plans.
 - LKE GPU node pools cannot scale below one node.
+- GKE offers a GPU machine type only in some zones of a region: :mod:`components.gcp_zones` records which.
+
+The always-on parts of a platform (system nodes, NAT, the gateway's load balancer, volumes, the
+control-plane fee) are priced here too (:data:`SYSTEM_NODE_PRICES`, :data:`ALWAYS_ON_PRICES`), each with
+its source and date, so the cost floor is what an idle platform costs.
 """
 
 from __future__ import annotations
@@ -79,8 +85,12 @@ _GCP_CYC = PriceSource(key="GCP-CYC", as_of="2026-07-30")
 _GCP_CYC_SPOT = PriceSource(key="GCP-CYC", as_of="2026-07-30", note="list-equivalent: Spot or Flex-start only")
 _GCP_TANOD = PriceSource(key="GCP-TANOD", as_of="2026-10-13", note="reservation/Spot/Flex-start only")
 _GCP_T4 = PriceSource(key="GCP-CYC+GCP-SKY", as_of="2026-07-30", note="N1 VM plus attached T4")
-_LIN_GO = PriceSource(key="LIN-GO", as_of="2024-07-19", note="reported not offered in LKE (unverified)")
 _LIN_ADA = PriceSource(key="LIN-ADA", as_of="2026-06-05", note="secondary sources")
+_LIN_BW = PriceSource(
+    key="LIN-BW",
+    as_of="2026-09-06",
+    note="third-party: 'observed catalog base price'; an older note (2026-06-05) says 2.50; access-gated plan",
+)
 
 
 # Single-profile MIG layouts and their instances per GPU, from NVIDIA's MIG User Guide ("Supported MIG
@@ -242,19 +252,6 @@ GPU_MODELS: Mapping[str, GpuModel] = {
             },
         ),
         GpuModel(
-            name="nvidia-rtx6000",
-            product="NVIDIA Quadro RTX 6000",
-            memory_gb=24,
-            offerings={
-                "linode": (
-                    _lin("g1-gpu-rtx6000-1", 1, 1.50, _LIN_GO),
-                    _lin("g1-gpu-rtx6000-2", 2, 3.00, _LIN_GO),
-                    _lin("g1-gpu-rtx6000-3", 3, 4.50, _LIN_GO),
-                    _lin("g1-gpu-rtx6000-4", 4, 6.00, _LIN_GO),
-                ),
-            },
-        ),
-        GpuModel(
             name="nvidia-rtx4000-ada",
             product="NVIDIA RTX 4000 Ada Generation",
             memory_gb=20,
@@ -272,22 +269,31 @@ GPU_MODELS: Mapping[str, GpuModel] = {
                 ),
             },
         ),
+        GpuModel(
+            # NVIDIA RTX PRO 6000 Blackwell Server Edition, 96 GB (not the Quadro RTX 6000). Only the 1-GPU
+            # plan is listed: the -2/-4 plan ids appear in third-party material without any price, and an
+            # unpriced plan would slip past the cost guardrails. No MIG layouts: none sourced.
+            name="nvidia-rtx-pro-6000",
+            product="NVIDIA RTX PRO 6000 Blackwell Server Edition",
+            memory_gb=96,
+            offerings={"linode": (_lin("g3-gpu-rtxpro6000-blackwell-1", 1, 3.00, _LIN_BW),)},
+        ),
     )
 }
 
+_EKS_FEE = PriceSource(
+    key="EKS-BLOG", as_of="2024-04", note="$0.10/h standard support; effective from the April 2024 billing cycle"
+)
+_GKE_FEE = PriceSource(
+    key="GKE-PRICE",
+    as_of="fee unchanged since 2020-06-06",
+    note="$0.10 per cluster-hour; the free-tier credit covers one zonal or Autopilot cluster, never a regional one",
+)
 CONTROL_PLANE_FEES: Mapping[tuple[Cloud, bool], ControlPlaneFee] = {
-    ("aws", False): ControlPlaneFee(
-        hourly_usd=0.10, source=PriceSource(key="EKS-BLOG", as_of="2024-04", note="standard support")
-    ),
-    ("aws", True): ControlPlaneFee(
-        hourly_usd=0.10, source=PriceSource(key="EKS-BLOG", as_of="2024-04", note="standard support")
-    ),
-    ("gcp", False): ControlPlaneFee(
-        hourly_usd=0.10, source=PriceSource(key="GKE-PRICE", as_of="2020-06-06", note="before free tier")
-    ),
-    ("gcp", True): ControlPlaneFee(
-        hourly_usd=0.10, source=PriceSource(key="GKE-PRICE", as_of="2020-06-06", note="before free tier")
-    ),
+    ("aws", False): ControlPlaneFee(hourly_usd=0.10, source=_EKS_FEE),
+    ("aws", True): ControlPlaneFee(hourly_usd=0.10, source=_EKS_FEE),
+    ("gcp", False): ControlPlaneFee(hourly_usd=0.10, source=_GKE_FEE),
+    ("gcp", True): ControlPlaneFee(hourly_usd=0.10, source=_GKE_FEE),
     ("linode", False): ControlPlaneFee(
         hourly_usd=0.0, source=PriceSource(key="LIN-GO-LKE", as_of="2024-09-06", note="lke-sa")
     ),
@@ -297,13 +303,117 @@ CONTROL_PLANE_FEES: Mapping[tuple[Cloud, bool], ControlPlaneFee] = {
     ("existing", False): ControlPlaneFee(hourly_usd=0.0, source=PriceSource(key="n/a", as_of="n/a")),
     ("existing", True): ControlPlaneFee(hourly_usd=0.0, source=PriceSource(key="n/a", as_of="n/a")),
 }
+"""Control-plane fee per cloud and ``spec.production`` (LKE: HA control plane for production)."""
 
-# System (non-GPU) pool machine types per size. No sourced list price: the plan says so.
+EKS_EXTENDED_SUPPORT_FEE = ControlPlaneFee(
+    hourly_usd=0.60,
+    source=PriceSource(
+        key="EKS-BLOG", as_of="2024-04", note="$0.60/h in total while the cluster's version is in extended support"
+    ),
+)
+"""What an EKS control plane costs while its Kubernetes minor is in extended support (replaces the $0.10)."""
+
+# System (non-GPU) pool machine types per size.
 SYSTEM_INSTANCE_TYPES: Mapping[Cloud, Mapping[str, str]] = {
     "aws": {"small": "m6i.large", "medium": "m6i.xlarge", "large": "m6i.2xlarge"},
     "gcp": {"small": "e2-standard-4", "medium": "e2-standard-8", "large": "e2-standard-16"},
     "linode": {"small": "g6-dedicated-4", "medium": "g6-dedicated-8", "large": "g6-dedicated-16"},
     "existing": {"small": "existing", "medium": "existing", "large": "existing"},
+}
+
+_AWS_M6I = PriceSource(
+    key="AWS-TABLES",
+    as_of="2026 (undated third-party tables)",
+    note="us-east-1 on-demand; several independent price tables agree; AWS's own page not read",
+)
+_GCP_SKY_VM = PriceSource(key="GCP-SKY", as_of="undated snapshot (commit 006059e)", note="us-central1 on-demand")
+_LIN_GO_TYPES = PriceSource(key="LIN-GO", as_of="2024-07-19", note="recorded GET /v4beta/linode/types")
+
+SYSTEM_NODE_PRICES: Mapping[str, Offering] = {
+    o.instance_type: o
+    for o in (
+        Offering(instance_type="m6i.large", gpus=0, hourly_usd=0.096, source=_AWS_M6I),
+        Offering(instance_type="m6i.xlarge", gpus=0, hourly_usd=0.192, source=_AWS_M6I),
+        Offering(instance_type="m6i.2xlarge", gpus=0, hourly_usd=0.384, source=_AWS_M6I),
+        Offering(instance_type="e2-standard-4", gpus=0, hourly_usd=0.13402, source=_GCP_SKY_VM),
+        Offering(instance_type="e2-standard-8", gpus=0, hourly_usd=0.26805, source=_GCP_SKY_VM),
+        Offering(instance_type="e2-standard-16", gpus=0, hourly_usd=0.53609, source=_GCP_SKY_VM),
+        Offering(instance_type="g6-dedicated-4", gpus=0, hourly_usd=0.108, source=_LIN_GO_TYPES),
+        Offering(instance_type="g6-dedicated-8", gpus=0, hourly_usd=0.216, source=_LIN_GO_TYPES),
+        Offering(instance_type="g6-dedicated-16", gpus=0, hourly_usd=0.432, source=_LIN_GO_TYPES),
+    )
+}
+"""List price of every system-pool machine type gpuplane picks by size (a custom ``systemPool.instanceType``
+has none: the estimate says so)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlwaysOnPrices:
+    """List prices of the parts that run while every GPU pool is idle, per cloud (reference region)."""
+
+    nat_gateway_hourly: float
+    """Per NAT gateway-hour (AWS NAT gateway; 0 where the cloud prices NAT per VM or has none)."""
+    nat_per_vm_hourly: float
+    """Per VM behind NAT per hour (GCP Cloud NAT, up to 32 VMs)."""
+    nat_ip_hourly: float
+    """Per external IP the NAT gateway holds per hour (GCP)."""
+    load_balancer_hourly: float
+    """One load balancer (the gateway's LoadBalancer Service) per hour, before traffic charges."""
+    volume_gb_month: float
+    """Block storage per GB-month (the default StorageClass's disk type)."""
+    source: PriceSource
+    note: str = ""
+
+
+ALWAYS_ON_PRICES: Mapping[Cloud, AlwaysOnPrices] = {
+    "aws": AlwaysOnPrices(
+        nat_gateway_hourly=0.045,
+        nat_per_vm_hourly=0.0,
+        nat_ip_hourly=0.0,
+        load_balancer_hourly=0.0225,
+        volume_gb_month=0.08,
+        source=PriceSource(
+            key="AWS-VPC/AWS-ELB/EBS",
+            as_of="2026-09-20",
+            note="aws.amazon.com/vpc/pricing and /elasticloadbalancing/pricing as transcribed by api-evangelist "
+            "(NAT gateway $0.045/h, load balancer $0.0225/h); gp3 $0.08/GB-month from third-party notes",
+        ),
+        note="one NAT gateway per availability zone the VPC uses",
+    ),
+    "gcp": AlwaysOnPrices(
+        nat_gateway_hourly=0.0,
+        nat_per_vm_hourly=0.0014,
+        nat_ip_hourly=0.005,
+        load_balancer_hourly=0.025,
+        volume_gb_month=0.10,
+        source=PriceSource(
+            key="GCP-NAT/GCP-LB/PD",
+            as_of="2026-10-16",
+            note="Cloud NAT $0.0014 per VM-hour (up to 32 VMs) + $0.005/h per NAT IP (third-party reading of "
+            "Google's pages, 2026-10-16); forwarding rule $0.025/h (first 5, api-evangelist 2026-09-20); "
+            "balanced PD $0.10/GiB-month (Google pricing calculator export, Iowa, 2023-05-18)",
+        ),
+    ),
+    "linode": AlwaysOnPrices(
+        nat_gateway_hourly=0.0,
+        nat_per_vm_hourly=0.0,
+        nat_ip_hourly=0.0,
+        load_balancer_hourly=0.015,
+        volume_gb_month=0.10,
+        source=PriceSource(
+            key="LIN-NB/LIN-VOL",
+            as_of="undated samples (linode/ansible_linode nodebalancer_type_list; linode/docs block storage)",
+            note="NodeBalancer $10/month = $0.015/h; Block Storage $0.10/GiB-month; LKE nodes need no NAT",
+        ),
+    ),
+    "existing": AlwaysOnPrices(
+        nat_gateway_hourly=0.0,
+        nat_per_vm_hourly=0.0,
+        nat_ip_hourly=0.0,
+        load_balancer_hourly=0.0,
+        volume_gb_month=0.0,
+        source=PriceSource(key="n/a", as_of="n/a", note="an existing cluster's infrastructure is paid elsewhere"),
+    ),
 }
 
 # The smallest node count an autoscaled GPU pool may have on each cloud.

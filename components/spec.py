@@ -26,9 +26,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from components import catalog
+from components import catalog, gcp_zones
 from components.catalog import Cloud, Offering
-from components.versions import KUBERNETES_VERSIONS
+from components.versions import DEFAULT_KUBERNETES_VERSION, KUBERNETES_VERSIONS, offered_kubernetes_versions
 
 DNS_LABEL = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
 K8S_LABEL_VALUE = r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"
@@ -119,7 +119,10 @@ class Taint(_Model):
         return {"key": self.key, "operator": "Exists", "effect": self.effect}
 
 
-GPU_TAINT = Taint(key=GPU_TAINT_KEY, value="true", effect="NoSchedule")
+GPU_TAINT = Taint(key=GPU_TAINT_KEY, value="present", effect="NoSchedule")
+"""The taint every managed GPU pool gets: the one GKE adds to GPU nodes itself (``nvidia.com/gpu=present``),
+so a GKE pool never carries a second, conflicting taint with the same key, and every cloud's pools, Kueue
+flavors and tolerations share one value."""
 
 
 class ApiAccess(_Model):
@@ -177,8 +180,9 @@ class GpuPool(_Model):
         Annotated[tuple[Annotated[str, Field(min_length=1, max_length=64)], ...], Field(min_length=1, max_length=6)]
         | None
     ) = None
-    """Zones this pool's nodes may run in (``us-east-1a`` on AWS). ``None``: the cluster component
-    picks them where the pool's instance type is offered (EKS: the EC2 offerings lookup at deploy time)."""
+    """Zones this pool's nodes may run in (``us-east-1a`` on AWS, ``us-central1-a`` on GCP). ``None``: the
+    cluster component picks them where the pool's instance type is offered (EKS: the EC2 offerings lookup at
+    deploy time; GKE: the zones :mod:`components.gcp_zones` records for the machine type)."""
 
     @property
     def spot(self) -> bool:
@@ -381,8 +385,10 @@ class PlatformSpec(_Model):
 
     cloud: Cloud
     region: Annotated[str, Field(min_length=1, max_length=64)]
-    kubernetes_version: Annotated[str, Field(pattern=K8S_VERSION)] = "1.34"
+    kubernetes_version: Annotated[str, Field(pattern=K8S_VERSION)] = DEFAULT_KUBERNETES_VERSION
     cluster_name: Annotated[str, Field(min_length=1, max_length=32, pattern=DNS_LABEL)]
+    kubeconfig_context: Annotated[str, Field(min_length=1, max_length=253)] | None = None
+    """Existing clusters: the context of ``gpuplane:kubeconfig`` to use; required when it has several."""
     api_access: ApiAccess = ApiAccess()
     system_pool: SystemPool = SystemPool()
     gpu_pools: tuple[GpuPool, ...] = ()
@@ -441,11 +447,7 @@ def _resolve_offering(cloud: Cloud, pool: GpuPool) -> Offering | None:
 def semantic_problems(spec: PlatformSpec) -> Iterator[Problem]:
     """Every cross-field problem of a structurally valid spec."""
     yield from _api_access_problems(spec)
-    if spec.kubernetes_version not in KUBERNETES_VERSIONS:
-        yield Problem(
-            "kubernetesVersion",
-            f"{spec.kubernetes_version} is not in the tested set; choose one of: {', '.join(KUBERNETES_VERSIONS)}",
-        )
+    yield from _version_problems(spec)
     if not spec.gpu_pools:
         yield Problem("gpuPools", "at least one GPU pool is required")
     if len(spec.gpu_pools) > MAX_GPU_POOLS:
@@ -475,6 +477,65 @@ def semantic_problems(spec: PlatformSpec) -> Iterator[Problem]:
     yield from _model_problems(spec)
     if spec.cloud == "aws":
         yield from _aws_zone_problems(spec)
+    yield from _kubeconfig_context_problems(spec)
+
+
+def _kubeconfig_context_problems(spec: PlatformSpec) -> Iterator[Problem]:
+    if spec.kubeconfig_context is not None and spec.cloud != "existing":
+        yield Problem("kubeconfigContext", "only used with cloud: existing; remove it")
+
+
+def _version_problems(spec: PlatformSpec) -> Iterator[Problem]:
+    """The version must be one gpuplane is tested with *and* one the stack's cloud offers today."""
+    version = spec.kubernetes_version
+    if version not in KUBERNETES_VERSIONS:
+        yield Problem(
+            "kubernetesVersion",
+            f"{version} is not in the tested set; choose one of: {', '.join(KUBERNETES_VERSIONS)}",
+        )
+        return
+    offered = offered_kubernetes_versions(spec.cloud, production=spec.production)
+    if version not in offered:
+        where = {
+            "aws": "EKS",
+            "gcp": f"GKE's {'STABLE' if spec.production else 'REGULAR'} release channel",
+            "linode": "LKE",
+        }.get(spec.cloud, spec.cloud)
+        yield Problem(
+            "kubernetesVersion",
+            f"{where} does not offer Kubernetes {version} today; choose one of: {', '.join(offered)}",
+        )
+
+
+def _gcp_zone_problems(spec: PlatformSpec, key: str, pool: GpuPool) -> Iterator[Problem]:
+    """GKE GPU pools run only in zones that offer their machine type: the region must have one, and every
+    pinned zone must be one of them."""
+    machine = spec.offering(pool).instance_type
+    if not gcp_zones.recorded(machine):
+        yield Problem(
+            f"{key}.gpu",
+            f"gpuplane records no zones for {machine} ({pool.gpu}) on GKE, so it cannot place the pool; "
+            "choose another GPU model",
+        )
+        return
+    offered = gcp_zones.gpu_zones(machine, spec.region)
+    if not offered:
+        regions = ", ".join(gcp_zones.regions_with(machine))
+        yield Problem(
+            f"{key}.gpu",
+            f"{machine} ({pool.gpu}) is not offered in any zone of {spec.region}; regions with it: {regions}",
+        )
+        return
+    seen: set[str] = set()
+    for index, zone in enumerate(pool.zones or ()):
+        if zone in seen:
+            yield Problem(f"{key}.zones[{index}]", f"zone {zone!r} is listed twice")
+        elif zone not in offered:
+            yield Problem(
+                f"{key}.zones[{index}]",
+                f"{zone} does not offer {machine} ({pool.gpu}); zones of {spec.region} that do: {', '.join(offered)}",
+            )
+        seen.add(zone)
 
 
 def _aws_zone_problems(spec: PlatformSpec) -> Iterator[Problem]:
@@ -548,7 +609,12 @@ def _pool_problems(spec: PlatformSpec, index: int, pool: GpuPool) -> Iterator[Pr
             f"{spec.cloud} GPU pools cannot scale below {minimum} node (LKE's autoscaler minimum); set minNodes: {minimum}",
         )
     yield from _capacity_problems(spec.cloud, key, pool)
-    yield from _offering_problems(spec.cloud, key, pool)
+    offering_problems = list(_offering_problems(spec.cloud, key, pool))
+    yield from offering_problems
+    if spec.cloud == "gcp" and not offering_problems:
+        yield from _gcp_zone_problems(spec, key, pool)
+    if spec.cloud in ("linode", "existing") and pool.zones is not None:
+        yield Problem(f"{key}.zones", f"zones can be pinned on aws and gcp only, not {spec.cloud}")
     yield from _sharing_problems(key, pool)
     yield from _label_key_problems(spec.cloud, key, pool)
     if pool.taints is not None and spec.cloud != "existing":

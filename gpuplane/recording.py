@@ -37,6 +37,7 @@ SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 SIG_KEY = "4dabf18193072939515e22adb298388d"
 ACCOUNT_ID = "123456789012"
 GCP_PROJECT = "gpuplane-example"
+GCP_PROJECT_NUMBER = "123456789012"
 MOCK_CA = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMOCK\n-----END CERTIFICATE-----\n").decode()
 
 
@@ -164,7 +165,7 @@ class GpuplaneMocks(pulumi_mocks.Mocks):
             state.update(computed(args.name, state, self.region))
         if args.typ.startswith("aws:") and "arn" not in state:
             state["arn"] = f"arn:aws:{args.typ.split(':')[1].split('/')[0]}:{self.region}:{ACCOUNT_ID}:{args.name}"
-        resource_id = "123456" if args.typ == "linode:index/lkeCluster:LkeCluster" else f"{args.name}-id"
+        resource_id = _NUMERIC_IDS.get(args.typ, f"{args.name}-id")
         return resource_id, state
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
@@ -243,6 +244,12 @@ def _self_link(name: str, _state: Mapping[str, Any], _region: str) -> dict[str, 
     }
 
 
+_NUMERIC_IDS: Mapping[str, str] = {
+    # Linode ids are integers the programs convert with int().
+    "linode:index/lkeCluster:LkeCluster": "123456",
+    "linode:index/firewall:Firewall": "654321",
+}
+
 _COMPUTED: Mapping[str, Callable[[str, Mapping[str, Any], str], dict[str, Any]]] = {
     "aws:eks/cluster:Cluster": _eks_cluster,
     "aws:eks/nodeGroup:NodeGroup": _eks_node_group,
@@ -255,6 +262,7 @@ _COMPUTED: Mapping[str, Callable[[str, Mapping[str, Any], str], dict[str, Any]]]
     "gcp:compute/subnetwork:Subnetwork": _self_link,
     "linode:index/lkeCluster:LkeCluster": _lke_cluster,
     "random:index/randomPassword:RandomPassword": lambda name, _s, _r: {"result": f"mock-password-{name}"},
+    "random:index/randomId:RandomId": lambda _name, _s, _r: {"hex": "a1b2c3", "b64Url": "obLD", "dec": "10597059"},
     "tls:index/privateKey:PrivateKey": lambda name, _s, _r: {"privateKeyPem": f"MOCK PRIVATE KEY {name}"},
     "tls:index/selfSignedCert:SelfSignedCert": lambda name, _s, _r: {"certPem": f"MOCK CERTIFICATE {name}"},
 }
@@ -288,6 +296,12 @@ _INVOKES: Mapping[str, Callable[[str], dict[str, Any]]] = {
         "zone": f"{r}-a",
         "accessToken": "mock",
         "id": GCP_PROJECT,
+    },
+    "gcp:organizations/getProject:getProject": lambda _r: {
+        "projectId": GCP_PROJECT,
+        "number": GCP_PROJECT_NUMBER,
+        "name": GCP_PROJECT,
+        "id": f"projects/{GCP_PROJECT}",
     },
     "kubernetes:helm:template": lambda _r: {"result": []},
 }

@@ -15,7 +15,7 @@ REGIONS = {"aws": "us-east-1", "gcp": "us-central1", "linode": "us-ord", "existi
 GPUS = {
     "aws": ("nvidia-l4", "nvidia-h100-80gb"),
     "gcp": ("nvidia-l4", "nvidia-a100-80gb"),
-    "linode": ("nvidia-rtx4000-ada", "nvidia-rtx6000"),
+    "linode": ("nvidia-rtx4000-ada", "nvidia-rtx-pro-6000"),
     "existing": ("nvidia-l4", "nvidia-a100-80gb"),
 }
 
@@ -28,7 +28,7 @@ def raw_spec(cloud: str) -> dict[str, Any]:
         {
             "cloud": cloud,
             "region": REGIONS[cloud],
-            "kubernetesVersion": "1.34",
+            "kubernetesVersion": "1.35",
             "clusterName": f"gp-{cloud}",
             "apiAccess": {"mode": "public", "allowedCidrs": ["203.0.113.0/24"]},
             "gpuPools": [

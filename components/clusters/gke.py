@@ -2,6 +2,15 @@
 
 What it builds (every child parented to the component, named ``f"{name}-{role}"``):
 
+- ``{name}-api-<service>`` one ``gcp.projects.Service`` per Google API the stack needs (:data:`REQUIRED_APIS`:
+  Compute, GKE, Cloud KMS, IAM, Resource Manager, Logging, Monitoring); every other child depends on them, so a
+  fresh project works on the first ``pulumi up``. They are never disabled on destroy (other things in the
+  project may use them);
+- ``{name}-keyring`` + ``{name}-secrets-key`` a Cloud KMS key ring (suffixed with ``{name}-keyring-suffix``, a
+  ``random.RandomId``: key rings can never be deleted, so a re-created stack needs a new name) and a key that
+  rotates every 90 days, ``{name}-secrets-key-gke-agent`` letting the GKE service agent
+  (``service-<project number>@container-engine-robot.iam.gserviceaccount.com``) encrypt and decrypt with it, and
+  the cluster's ``database_encryption`` set to that key: application-layer encryption of Kubernetes Secrets;
 - ``{name}-network`` a custom-mode VPC, ``{name}-subnet`` a regional subnetwork with secondary
   ranges for pods and services and Private Google Access, ``{name}-router`` + ``{name}-nat`` Cloud
   NAT so private nodes can pull images and reach the internet without public IPs;
@@ -15,7 +24,9 @@ What it builds (every child parented to the component, named ``f"{name}-{role}"`
   deletion protection for production, system-component logging/monitoring, labels from the tags;
 - ``{name}-system`` the always-on system node pool and one ``{name}-gpu-<pool>`` node pool per GPU
   pool of the spec, with Google-managed driver install, time-slicing or MIG as the spec says,
-  spot capacity, the pool's labels and taints, and autoscaling on *total* node counts;
+  spot capacity, the pool's labels and taints, autoscaling on *total* node counts, and ``node_locations``:
+  the pool's pinned ``zones`` or every zone of the region that offers its machine type
+  (:mod:`components.gcp_zones`; the spec has already rejected a region or zone without it);
 - ``{name}-k8s`` the ``pulumi_kubernetes.Provider`` built from the secret kubeconfig.
 
 Why: the platform's add-ons only see the :class:`~components.clusters.contract.GpuCluster` contract,
@@ -33,12 +44,22 @@ Upstream gotchas:
 - GKE adds its own ``nvidia.com/gpu=present:NoSchedule`` taint to GPU nodes, but *only* when the
   cluster has a non-GPU pool at the time (terraform-google-modules/terraform-google-kubernetes-engine#703:
   with ``remove_default_node_pool`` the GPU pool can race ahead and come up untainted). gpuplane
-  therefore declares the spec's GPU taint on every GPU pool itself and creates GPU pools after the
-  system pool. The two taints share key and effect (Kubernetes keeps one per key+effect) and differ
-  only in value (``true`` vs ``present``), which is why every gpuplane toleration uses operator
-  ``Exists`` on the key: it matches whichever value a node ends up with. Since provider v5
-  GKE-added taints are reported in ``effective_taints`` and no longer cause perpetual node-pool
-  replacement (hashicorp/terraform-provider-google#7928).
+  therefore declares the GPU taint on every GPU pool itself and creates GPU pools after the system pool,
+  with exactly GKE's key, value and effect (``spec.GPU_TAINT``): a second taint with the same key and a
+  different value is rejected by GKE. The same taint flows from the spec to the pool, the Kueue flavors
+  and the GPU daemonsets' tolerations. Since provider v5 GKE-added taints are reported in
+  ``effective_taints`` and no longer cause perpetual node-pool replacement
+  (hashicorp/terraform-provider-google#7928).
+- Node pools are named by ``name_prefix`` (``gpu-<pool>-`` / ``system-``, at most 31 characters; the provider
+  appends 9 random characters), never a fixed ``name``: a change to an input the provider marks ForceNew
+  (``node_config.guest_accelerator`` and everything in it, ``spot``, ``preemptible``, ``service_account``,
+  ``oauth_scopes``, ``shielded_instance_config``, ``metadata``, ``local_ssd_count``, ...; read in
+  ``google/services/container/node_config.go`` of hashicorp/terraform-provider-google at commit 00b984c6)
+  replaces the pool, and Pulumi creates the replacement *before* deleting the old one, which with a fixed
+  name fails ("already exists"). ``machine_type``, disk size/type, labels, resource labels and taints are
+  updated in place and do not replace the pool; ``node_locations`` is updated in place too.
+- Google APIs must be enabled before anything uses them, but enabling them needs the Service Usage and
+  Cloud Resource Manager APIs already on (they are on in every project created from the console).
 - ``remove_default_node_pool`` still creates (then deletes) a default pool; without a
   ``node_config`` it runs as the default compute service account, which many organisations delete
   (hashicorp/terraform-provider-google#4435). The cluster's ``node_config`` names the dedicated
@@ -56,6 +77,10 @@ Upstream gotchas:
   ``network_policy`` (Calico).
 - ``deletion_protection`` defaults to true in the provider; it is set explicitly from
   ``spec.production`` so dev stacks can be destroyed.
+- Application-layer secrets encryption needs the key in the cluster's own location (the region) and the
+  GKE service agent allowed to use it *before* the cluster is created; the cluster depends on the binding.
+  Destroying the stack schedules the key versions for destruction; the key ring itself stays (KMS never
+  deletes key rings), which is why its name carries a random suffix.
 - The kubeconfig authenticates through the ``gke-gcloud-auth-plugin`` exec plugin, which must be on
   the PATH of whoever runs ``pulumi up``; with a private endpoint, ``pulumi up`` must also run from
   inside the VPC (or a peered network/VPN), otherwise the Kubernetes provider cannot connect.
@@ -70,10 +95,13 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pulumi_gcp import compute, container, organizations, projects, serviceaccount
+import pulumi_random as random
+from pulumi_gcp import compute, container, kms, organizations, projects, serviceaccount
 
+from components import gcp_zones
 from components.clusters.contract import GpuPoolScheduling
 from components.spec import POOL_LABEL, GpuPool, PlatformSpec, Taint
+from components.versions import gke_release_channel
 
 TYPE = "gpuplane:clusters:GkeGpuCluster"
 
@@ -87,8 +115,27 @@ SERVICES_RANGE = "services"
 
 SYSTEM_POOL = "system"
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+NODE_POOL_NAME_PREFIX_MAX = 31
+"""``name_prefix`` limit of ``gcp.container.NodePool`` (pulumi-gcp 10.2.0 docs)."""
 
-# Least-privilege node roles (GKE hardening guide); the child role name is the stable kebab suffix.
+# Google APIs the stack uses, by the child's kebab suffix.
+REQUIRED_APIS: Mapping[str, str] = {
+    "compute": "compute.googleapis.com",
+    "container": "container.googleapis.com",
+    "cloudkms": "cloudkms.googleapis.com",
+    "iam": "iam.googleapis.com",
+    "cloudresourcemanager": "cloudresourcemanager.googleapis.com",
+    "logging": "logging.googleapis.com",
+    "monitoring": "monitoring.googleapis.com",
+}
+KMS_ENCRYPTER_DECRYPTER = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+SECRETS_KEY_ROTATION = "7776000s"
+"""90 days."""
+
+# Least-privilege node roles: what Google's "Harden your cluster" guide lists for a minimal node service
+# account (logging.logWriter, monitoring.metricWriter, monitoring.viewer, stackdriver.resourceMetadata.writer;
+# the guide's roles/container.defaultNodeServiceAccount bundles the same) plus Artifact Registry read for
+# image pulls. The child role name is the stable kebab suffix.
 NODE_SA_ROLES: Mapping[str, str] = {
     "logging-log-writer": "roles/logging.logWriter",
     "monitoring-metric-writer": "roles/monitoring.metricWriter",
@@ -136,19 +183,24 @@ class GkeGpuCluster(pulumi.ComponentResource):
     system_pool: container.NodePool
     node_pools: Mapping[str, container.NodePool]
     """GPU node pools by spec pool name."""
+    apis: Mapping[str, projects.Service]
+    """Enabled Google APIs by service name."""
+    secrets_key: kms.CryptoKey
+    """The Cloud KMS key that encrypts Kubernetes Secrets at the application layer."""
 
     def __init__(self, name: str, args: GkeGpuClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE, name, None, opts)
         spec = args.spec
-        child = pulumi.ResourceOptions(parent=self)
-
         project = organizations.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=self)).apply(
             lambda config: config.project
         )
 
-        self.network, self.subnetwork = self._network(name, spec, child)
-        self.node_service_account, bindings = self._node_identity(name, spec, project, child)
-        self.native = self._cluster(name, spec, project, bindings)
+        self.apis = self._apis(name, project)
+        after_apis = pulumi.ResourceOptions(parent=self, depends_on=list(self.apis.values()))
+        self.network, self.subnetwork = self._network(name, spec, after_apis)
+        self.node_service_account, bindings = self._node_identity(name, spec, project, after_apis)
+        self.secrets_key, key_binding = self._secrets_key(name, spec, project, after_apis)
+        self.native = self._cluster(name, spec, project, [*bindings, key_binding, *self.apis.values()])
         self.system_pool = self._system_pool(name, spec)
         self.node_pools = {pool.name: self._gpu_pool(name, spec, pool) for pool in spec.gpu_pools}
 
@@ -176,12 +228,58 @@ class GkeGpuCluster(pulumi.ComponentResource):
                 "network": self.network.id,
                 "subnetwork": self.subnetwork.id,
                 "nodeServiceAccount": self.node_service_account.email,
+                "secretsKey": self.secrets_key.id,
             }
         )
+
+    def _apis(self, name: str, project: pulumi.Output[str]) -> dict[str, projects.Service]:
+        return {
+            service: projects.Service(
+                f"{name}-api-{suffix}",
+                project=project,
+                service=service,
+                disable_on_destroy=False,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for suffix, service in REQUIRED_APIS.items()
+        }
+
+    def _secrets_key(
+        self, name: str, spec: PlatformSpec, project: pulumi.Output[str], opts: pulumi.ResourceOptions
+    ) -> tuple[kms.CryptoKey, kms.CryptoKeyIAMMember]:
+        suffix = random.RandomId(f"{name}-keyring-suffix", byte_length=3, opts=pulumi.ResourceOptions(parent=self))
+        ring = kms.KeyRing(
+            f"{name}-keyring",
+            name=suffix.hex.apply(lambda h: f"{spec.cluster_name}-{h}"),
+            location=spec.region,
+            project=project,
+            opts=opts,
+        )
+        key = kms.CryptoKey(
+            f"{name}-secrets-key",
+            name="kubernetes-secrets",
+            key_ring=ring.id,
+            purpose="ENCRYPT_DECRYPT",
+            rotation_period=SECRETS_KEY_ROTATION,
+            labels=dict(spec.tags),
+            opts=opts,
+        )
+        number = organizations.get_project_output(
+            project_id=project, opts=pulumi.InvokeOutputOptions(parent=self)
+        ).apply(lambda p: p.number)
+        binding = kms.CryptoKeyIAMMember(
+            f"{name}-secrets-key-gke-agent",
+            crypto_key_id=key.id,
+            role=KMS_ENCRYPTER_DECRYPTER,
+            member=number.apply(gke_service_agent_member),
+            opts=opts,
+        )
+        return key, binding
 
     def _network(
         self, name: str, spec: PlatformSpec, child: pulumi.ResourceOptions
     ) -> tuple[compute.Network, compute.Subnetwork]:
+        # ``child`` carries the dependency on the enabled APIs.
         network = compute.Network(
             f"{name}-network",
             name=f"{spec.cluster_name}-vpc",
@@ -250,7 +348,7 @@ class GkeGpuCluster(pulumi.ComponentResource):
         name: str,
         spec: PlatformSpec,
         project: pulumi.Output[str],
-        bindings: Sequence[projects.IAMMember],
+        bindings: Sequence[pulumi.Resource],
     ) -> container.Cluster:
         private = spec.api_access.mode == "private"
         return container.Cluster(
@@ -292,7 +390,10 @@ class GkeGpuCluster(pulumi.ComponentResource):
                 workload_pool=project.apply(lambda p: f"{p}.svc.id.goog")
             ),
             enable_shielded_nodes=True,
-            release_channel=container.ClusterReleaseChannelArgs(channel="STABLE" if spec.production else "REGULAR"),
+            release_channel=container.ClusterReleaseChannelArgs(channel=gke_release_channel(spec.production)),
+            database_encryption=container.ClusterDatabaseEncryptionArgs(
+                state="ENCRYPTED", key_name=self.secrets_key.id
+            ),
             min_master_version=spec.kubernetes_version,
             deletion_protection=spec.production,
             datapath_provider="ADVANCED_DATAPATH",
@@ -339,7 +440,7 @@ class GkeGpuCluster(pulumi.ComponentResource):
         system = spec.system_pool
         return container.NodePool(
             f"{name}-{SYSTEM_POOL}",
-            name=SYSTEM_POOL,
+            name_prefix=f"{SYSTEM_POOL}-",
             cluster=self.native.id,
             location=spec.region,
             initial_node_count=1,
@@ -357,9 +458,10 @@ class GkeGpuCluster(pulumi.ComponentResource):
         offering = spec.offering(pool)
         return container.NodePool(
             f"{name}-gpu-{pool.name}",
-            name=f"gpu-{pool.name}",
+            name_prefix=gpu_pool_name_prefix(pool),
             cluster=self.native.id,
             location=spec.region,
+            node_locations=list(gpu_pool_zones(spec, pool)),
             initial_node_count=pool.min_nodes,
             autoscaling=container.NodePoolAutoscalingArgs(
                 total_min_node_count=pool.min_nodes,
@@ -401,6 +503,24 @@ def guest_accelerator(pool: GpuPool, accelerator: str) -> container.NodePoolNode
         ),
         gpu_partition_size=sharing.mig_profile if sharing.mode == "mig" else None,
     )
+
+
+def gpu_pool_name_prefix(pool: GpuPool) -> str:
+    """``gpu-<pool>-`` cut to the provider's 31-character ``name_prefix`` limit."""
+    return f"gpu-{pool.name[: NODE_POOL_NAME_PREFIX_MAX - 5]}-"
+
+
+def gpu_pool_zones(spec: PlatformSpec, pool: GpuPool) -> tuple[str, ...]:
+    """The zones a GPU pool's nodes run in: the spec's pinned zones, else every zone of the region that
+    offers the pool's machine type (validated non-empty by the spec)."""
+    if pool.zones is not None:
+        return tuple(pool.zones)
+    return gcp_zones.gpu_zones(spec.offering(pool).instance_type, spec.region)
+
+
+def gke_service_agent_member(project_number: str) -> str:
+    """The GKE service agent of a project, as an IAM member (it encrypts Secrets with the KMS key)."""
+    return f"serviceAccount:service-{project_number}@container-engine-robot.iam.gserviceaccount.com"
 
 
 def node_account_id(cluster_name: str) -> str:

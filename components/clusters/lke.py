@@ -9,6 +9,9 @@ What it builds (all children of the component, named ``f"{name}-{role}"``):
 - ``{name}-pool-{pool}``: one ``linode.LkeNodePool`` per GPU pool, typed by the catalog's plan for
   the pool's GPU model, labelled and tainted exactly as the spec declares (``pool.node_labels`` /
   ``pool.node_taints``), autoscaled by LKE between ``max(1, minNodes)`` and ``maxNodes``.
+- ``{name}-firewall``: one ``linode.Firewall`` (Cloud Firewall) that drops every inbound packet except what
+  LKE needs (:data:`FIREWALL_INBOUND_RULES`), attached to every pool through the pool's ``firewall_id`` (the
+  inline system pool and each GPU pool), so nodes the autoscaler adds later are covered too.
 - ``{name}-provider``: a ``pulumi_kubernetes.Provider`` from the cluster's decoded kubeconfig.
 
 Why these choices:
@@ -43,8 +46,20 @@ Upstream gotchas:
 - LKE GPU nodes come with the NVIDIA driver pre-installed (nodes carry
   ``nvidia.com/gpu.deploy.driver: pre-installed``): the GPU operator installed on top must run with
   its driver disabled on LKE, or it fights the pre-installed one.
-- ``g1-gpu-rtx6000-*`` (Quadro RTX 6000) plans are reported not to be offered in LKE (unverified);
-  the RTX 4000 Ada plans are known to work.
+- Quadro RTX 6000 (``g1-gpu-rtx6000-*``) plans cannot be deployed in LKE or LKE Enterprise clusters (Akamai,
+  "Using GPUs on LKE", techdocs.akamai.com/cloud-computing/docs/gpus-on-lke, read 2026-12-05); LKE GPU pools
+  use the RTX 4000 Ada and RTX PRO 6000 Blackwell plans of the catalog.
+- LKE nodes have public IPs. Without a firewall every NodePort (30000-32767) and any ``hostPort`` /
+  ``hostNetwork`` port is reachable from the internet. The rules follow Akamai's "Network and firewall
+  details" page for LKE (techdocs.akamai.com/cloud-computing/docs/lke-network-firewall-details, read
+  2026-12-05): kubelet health checks (TCP 10250, 10256), the WireGuard tunnel for ``kubectl`` proxy (UDP 51820),
+  cluster DNS (TCP/UDP 53) and Calico BGP (TCP 179) from the LKE private range 192.168.128.0/17, and
+  NodeBalancer traffic to NodePorts (TCP/UDP 30000-32767) from 192.168.255.0/24. Akamai's list keeps the
+  default policy ACCEPT and drops TCP and UDP only, which leaves every other protocol open; gpuplane drops by
+  default instead and therefore also accepts IP-in-IP (``IPENCAP``, Calico's pod network between nodes) and
+  ICMP from 192.168.128.0/17 -- those two rules rest on that reading, not on a listed rule.
+- Without ``firewall_id`` LKE attaches the account's *default* firewall (provider docs), whatever it allows;
+  every pool here names the stack's firewall explicitly.
 - Linode tags must be 3..50 characters (Linode API ``POST /tags``); spec tags become ``"key:value"``
   strings and are checked here before anything is registered.
 - LKE was AI-conformance certified for Kubernetes 1.34 only.
@@ -63,6 +78,35 @@ import pulumi_linode as linode
 
 from components.clusters.contract import GpuPoolScheduling
 from components.spec import POOL_LABEL, GpuPool, PlatformSpec
+
+LKE_PRIVATE_RANGE = "192.168.128.0/17"
+"""Where LKE's control plane and the cluster's nodes reach each other from (Akamai's LKE firewall page)."""
+NODEBALANCER_RANGE = "192.168.255.0/24"
+"""Where NodeBalancers reach NodePorts from (same page)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class FirewallRule:
+    """One inbound ACCEPT rule of the node firewall."""
+
+    label: str
+    protocol: str
+    ports: str | None
+    source: str
+
+
+FIREWALL_INBOUND_RULES: tuple[FirewallRule, ...] = (
+    FirewallRule(label="kubelet-health", protocol="TCP", ports="10250,10256", source=LKE_PRIVATE_RANGE),
+    FirewallRule(label="wireguard-kubectl", protocol="UDP", ports="51820", source=LKE_PRIVATE_RANGE),
+    FirewallRule(label="cluster-dns-tcp", protocol="TCP", ports="53", source=LKE_PRIVATE_RANGE),
+    FirewallRule(label="cluster-dns-udp", protocol="UDP", ports="53", source=LKE_PRIVATE_RANGE),
+    FirewallRule(label="calico-bgp", protocol="TCP", ports="179", source=LKE_PRIVATE_RANGE),
+    FirewallRule(label="calico-ipip", protocol="IPENCAP", ports=None, source=LKE_PRIVATE_RANGE),
+    FirewallRule(label="icmp-private", protocol="ICMP", ports=None, source=LKE_PRIVATE_RANGE),
+    FirewallRule(label="nodebalancer-tcp", protocol="TCP", ports="30000-32767", source=NODEBALANCER_RANGE),
+    FirewallRule(label="nodebalancer-udp", protocol="UDP", ports="30000-32767", source=NODEBALANCER_RANGE),
+)
+"""Everything the node firewall accepts; all other inbound traffic is dropped (``inbound_policy: DROP``)."""
 
 EXTERNAL_POOL_TAG = "gpuplane-gpu-pool"
 """Tag on every GPU ``LkeNodePool`` and in the cluster's ``external_pool_tags``."""
@@ -102,6 +146,11 @@ def gpu_pool_floor(pool: GpuPool) -> int:
     return max(LKE_MIN_AUTOSCALED_NODES, pool.min_nodes)
 
 
+def firewall_label(cluster_name: str) -> str:
+    """The firewall's label: ``<cluster>-nodes``, cut to Linode's 32-character label limit."""
+    return f"{cluster_name[:26]}-nodes"
+
+
 def _decode_kubeconfig(encoded: str) -> str:
     return base64.b64decode(encoded).decode("utf-8")
 
@@ -119,6 +168,8 @@ class LkeGpuCluster(pulumi.ComponentResource):
     """The ``linode.LkeCluster``; add-ons are ``deleted_with`` it."""
     node_pools: dict[str, linode.LkeNodePool]
     """GPU node pools by pool name (escape hatch)."""
+    firewall: linode.Firewall
+    """The Cloud Firewall every pool's nodes are behind."""
     gpu_pools: Sequence[GpuPoolScheduling]
     """Labels/taints of each GPU pool, as declared in the spec."""
 
@@ -128,6 +179,26 @@ class LkeGpuCluster(pulumi.ComponentResource):
         tags = linode_tags(spec)
         ipv4, ipv6 = split_cidrs(spec.api_access.allowed_cidrs)
         system = spec.system_pool
+
+        firewall = linode.Firewall(
+            f"{name}-firewall",
+            label=firewall_label(spec.cluster_name),
+            inbound_policy="DROP",
+            outbound_policy="ACCEPT",
+            inbounds=[
+                linode.FirewallInboundArgs(
+                    label=rule.label,
+                    action="ACCEPT",
+                    protocol=rule.protocol,
+                    ports=rule.ports,
+                    ipv4s=[rule.source],
+                )
+                for rule in FIREWALL_INBOUND_RULES
+            ],
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        firewall_id = firewall.id.apply(int)
 
         cluster = linode.LkeCluster(
             f"{name}-cluster",
@@ -155,6 +226,7 @@ class LkeGpuCluster(pulumi.ComponentResource):
                     autoscaler=linode.LkeClusterPoolAutoscalerArgs(min=system.min_nodes, max=system.max_nodes),
                     labels={POOL_LABEL: SYSTEM_POOL},
                     tags=tags,
+                    firewall_id=firewall_id,
                 )
             ],
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["pools[0].count"]),
@@ -175,11 +247,13 @@ class LkeGpuCluster(pulumi.ComponentResource):
                     linode.LkeNodePoolTaintArgs(key=t.key, value=t.value, effect=t.effect) for t in pool.node_taints
                 ],
                 tags=[*tags, EXTERNAL_POOL_TAG],
+                firewall_id=firewall_id,
                 opts=pulumi.ResourceOptions(parent=self, ignore_changes=["node_count"], deleted_with=cluster),
             )
 
         self.native = cluster
         self.node_pools = node_pools
+        self.firewall = firewall
         self.cluster_name = cluster.label
         self.kubeconfig = pulumi.Output.secret(cluster.kubeconfig.apply(_decode_kubeconfig))
         self.provider = k8s.Provider(
@@ -192,6 +266,7 @@ class LkeGpuCluster(pulumi.ComponentResource):
                 "clusterName": self.cluster_name,
                 "kubeconfig": self.kubeconfig,
                 "clusterId": cluster.id,
+                "firewallId": firewall.id,
                 "gpuPools": [p.name for p in self.gpu_pools],
             }
         )

@@ -129,7 +129,7 @@ def test_linode_names_the_models_it_offers_for_the_same_spec() -> None:
         parse_spec(_neutral_spec("linode"))
     messages = [str(p) for p in error.value.problems]
     assert (
-        "gpuPools[0].gpu: linode does not offer 'nvidia-l4'; choose one of: nvidia-rtx4000-ada, nvidia-rtx6000"
+        "gpuPools[0].gpu: linode does not offer 'nvidia-l4'; choose one of: nvidia-rtx-pro-6000, nvidia-rtx4000-ada"
         in messages
     )
     assert any(m.startswith("gpuPools[1].gpu: linode does not offer 'nvidia-a100-80gb'") for m in messages)

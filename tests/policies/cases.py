@@ -650,7 +650,7 @@ CASES: list[Case] = [
         [
             (
                 M,
-                f"LKE node pool {LKE_TRAINING} (labels {{gpuplane.io/gpu=nvidia-rtx6000, gpuplane.io/pool=training}}) has "
+                f"LKE node pool {LKE_TRAINING} (labels {{gpuplane.io/gpu=nvidia-rtx-pro-6000, gpuplane.io/pool=training}}) has "
                 "no Kueue ResourceFlavor whose nodeLabels select it; no ClusterQueue can admit workloads onto its GPUs",
                 LKE_TRAINING,
             )
@@ -901,12 +901,12 @@ CASES: list[Case] = [
 
 # -- gpu-lke-pool-idle-floor (advisory): LKE GPU pools never scale below one node; the plan prices that floor.
 LKE_PLAN_INFERENCE = "g2-gpu-rtx4000a1-s"
-LKE_PLAN_TRAINING = "g1-gpu-rtx6000-1"
+LKE_PLAN_TRAINING = "g3-gpu-rtxpro6000-blackwell-1"
 LKE_FLOOR = "(LKE's autoscaler minimum is 1)"
 IDLE_TRAINING = (
     A,
     f"LKE node pool {LKE_TRAINING} keeps at least 1 {LKE_PLAN_TRAINING} node running {LKE_FLOOR}: an idle cost floor "
-    "of $1.50/hour ($1,095/month) at list price",
+    "of $3.00/hour ($2,190/month) at list price",
     LKE_TRAINING,
 )
 IDLE_INFERENCE = (
@@ -924,7 +924,7 @@ def inline_gpu_pool(wire: dict[str, Any]) -> None:
             "type": LKE_PLAN_TRAINING,
             "count": 1,
             "autoscaler": {"min": 1, "max": 1},
-            "labels": {"gpuplane.io/pool": "inline", "gpuplane.io/gpu": "nvidia-rtx6000"},
+            "labels": {"gpuplane.io/pool": "inline", "gpuplane.io/gpu": "nvidia-rtx-pro-6000"},
             "taints": [{"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}],
         }
     )

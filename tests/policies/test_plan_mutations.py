@@ -114,7 +114,7 @@ def unwrap(key: str) -> Callable[[dict[str, Any]], None]:
 EKS = "gpuplane-cluster-cluster"
 LKE = "gpuplane-cluster-cluster"
 LKE_INFERENCE = "gpuplane-cluster-pool-inference-ada"
-LKE_BATCH = "gpuplane-cluster-pool-batch-rtx6000"
+LKE_BATCH = "gpuplane-cluster-pool-batch-blackwell"
 EKS_TRAINING = "gpuplane-cluster-gpu-training-h100"
 FLAVOR = "gpuplane-kueue-flavor-inference-ada"
 QUEUE = "gpuplane-kueue-cluster-queue-search"
@@ -496,8 +496,8 @@ def test_linode_plan_shows_the_idle_floor_of_every_gpu_pool(planner: Planner) ->
     assert floors == [
         (
             "advisory",
-            f"LKE node pool {LKE_BATCH} keeps at least 1 g1-gpu-rtx6000-1 node running (LKE's autoscaler minimum "
-            "is 1): an idle cost floor of $1.50/hour ($1,095/month) at list price",
+            f"LKE node pool {LKE_BATCH} keeps at least 1 g3-gpu-rtxpro6000-blackwell-1 node running (LKE's autoscaler "
+            "minimum is 1): an idle cost floor of $3.00/hour ($2,190/month) at list price",
             LKE_BATCH,
         ),
         (

@@ -109,7 +109,7 @@ CASES: list[tuple[str, Callable[[Config], None], str, str]] = [
     ("aws-dev", _set("apiAccess.cidrs", ["10.0.0.0/8"]), "gpuplane:apiAccess.cidrs", "unknown key"),
     (
         "aws-dev",
-        _set("gpuPools.0.gpu", "nvidia-rtx6000"),
+        _set("gpuPools.0.gpu", "nvidia-rtx-pro-6000"),
         "gpuplane:gpuPools[0].gpu",
         "choose one of: nvidia-a100-40gb",
     ),

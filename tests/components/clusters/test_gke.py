@@ -13,14 +13,17 @@ import pytest
 from components.clusters.contract import GpuCluster, GpuPoolScheduling
 from components.clusters.gke import (
     GKE_TAINT_EFFECTS,
+    NODE_POOL_NAME_PREFIX_MAX,
     NODE_SA_ROLES,
+    REQUIRED_APIS,
     TYPE,
     GkeGpuCluster,
     GkeGpuClusterArgs,
+    gpu_pool_name_prefix,
     node_account_id,
 )
 from components.spec import DEVICE_PLUGIN_CONFIG_LABEL, GPU_TAINT, MIG_CONFIG_LABEL, PlatformSpec, SpecError, Taint
-from gpuplane.recording import GCP_PROJECT, MOCK_CA, RecordedResource, Recording
+from gpuplane.recording import GCP_PROJECT, GCP_PROJECT_NUMBER, MOCK_CA, RecordedResource, Recording
 from tests.support import capture_registered_outputs, fresh_python, raw_spec, record, spec_for
 
 REGION = "us-central1"
@@ -101,17 +104,25 @@ def test_children_are_exactly_these(baseline: Built) -> None:
             ("gcp:container/nodePool:NodePool", "gp-gpu-inference"),
             ("gcp:container/nodePool:NodePool", "gp-gpu-training"),
             ("pulumi:providers:kubernetes", "gp-k8s"),
+            *(("gcp:projects/service:Service", f"gp-api-{suffix}") for suffix in REQUIRED_APIS),
+            ("random:index/randomId:RandomId", "gp-keyring-suffix"),
+            ("gcp:kms/keyRing:KeyRing", "gp-keyring"),
+            ("gcp:kms/cryptoKey:CryptoKey", "gp-secrets-key"),
+            ("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember", "gp-secrets-key-gke-agent"),
         ]
     )
-    # Nothing else was registered: the component plus its 15 direct children.
-    assert len(baseline.recording.resources) == 16
+    # Nothing else was registered: the component plus its 26 direct children.
+    assert len(baseline.recording.resources) == 27
     assert baseline.component.name == "gp"
-    assert baseline.recording.invokes == ["gcp:organizations/getClientConfig:getClientConfig"]
+    assert sorted(baseline.recording.invokes) == [
+        "gcp:organizations/getClientConfig:getClientConfig",
+        "gcp:organizations/getProject:getProject",
+    ]
 
 
 def test_no_other_cloud_resources(baseline: Built) -> None:
     types = {r.type.split(":")[0] for r in baseline.recording.resources}
-    assert types == {"gpuplane", "gcp", "pulumi"}
+    assert types == {"gpuplane", "gcp", "pulumi", "random"}
 
 
 def test_children_inherit_the_components_gcp_provider() -> None:
@@ -122,7 +133,7 @@ def test_children_inherit_the_components_gcp_provider() -> None:
     recording = record(program, region=REGION)
     provider_urn = recording.named("explicit-gcp").urn
     gcp_children = [r for r in recording.resources if r.type.startswith("gcp:") and r.name != "explicit-gcp"]
-    assert len(gcp_children) == 14
+    assert len(gcp_children) == 24
     for resource in gcp_children:
         assert resource.provider.startswith(f"{provider_urn}::"), resource.name
 
@@ -225,7 +236,7 @@ def test_cluster_hardening(baseline: Built) -> None:
     assert inputs["enableShieldedNodes"] is True
     assert inputs["datapathProvider"] == "ADVANCED_DATAPATH"
     assert "networkPolicy" not in inputs  # Dataplane V2 enforces NetworkPolicy itself
-    assert inputs["minMasterVersion"] == "1.34"
+    assert inputs["minMasterVersion"] == "1.35"
     assert inputs["gatewayApiConfig"] == {"channel": "CHANNEL_DISABLED"}
     assert inputs["loggingConfig"] == {"enableComponents": ["SYSTEM_COMPONENTS"]}
     assert inputs["monitoringConfig"] == {"enableComponents": ["SYSTEM_COMPONENTS"]}
@@ -280,7 +291,9 @@ def test_release_channel_and_deletion_protection(production: bool, channel: str)
 def test_system_pool(baseline: Built) -> None:
     pool = baseline.recording.named("gp-system")
     inputs = pool.inputs
-    assert inputs["name"] == "system"
+    assert "name" not in inputs
+    assert inputs["namePrefix"] == "system-"
+    assert "nodeLocations" not in inputs  # e2 machines run in every zone of the region
     assert inputs["cluster"] == "gp-cluster-id"
     assert inputs["location"] == REGION
     assert inputs["initialNodeCount"] == 1
@@ -306,7 +319,8 @@ def test_gpu_pools_baseline(baseline: Built) -> None:
     for pool_name, (machine, gpu, accelerator, max_nodes) in expected.items():
         pool = baseline.recording.named(f"gp-gpu-{pool_name}")
         inputs = pool.inputs
-        assert inputs["name"] == f"gpu-{pool_name}"
+        assert "name" not in inputs
+        assert inputs["namePrefix"] == f"gpu-{pool_name}-"
         assert inputs["cluster"] == "gp-cluster-id"
         assert inputs["location"] == REGION
         assert inputs["initialNodeCount"] == 0
@@ -322,7 +336,8 @@ def test_gpu_pools_baseline(baseline: Built) -> None:
             {"type": accelerator, "count": 1, "gpuDriverInstallationConfig": {"gpuDriverVersion": "LATEST"}}
         ]
         assert config["labels"] == {"gpuplane.io/pool": pool_name, "gpuplane.io/gpu": gpu}
-        assert config["taints"] == [{"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}]
+        # Exactly the taint GKE adds to GPU nodes itself: never a second value for the same key.
+        assert config["taints"] == [{"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE"}]
         assert config["spot"] is False
         assert pool.ignore_changes == ["initialNodeCount"]
         assert system_urn in pool.dependencies  # GKE adds its GPU taint only with a non-GPU pool present
@@ -422,6 +437,7 @@ def test_registered_outputs_are_camel_case_like_every_cluster(monkeypatch: pytes
         "network": rec.named("gp-network").id,
         "subnetwork": rec.named("gp-subnet").id,
         "nodeServiceAccount": SA_EMAIL,
+        "secretsKey": rec.named("gp-secrets-key").id,
     }
     assert {k for k, secret in registered.secret.items() if secret} == {"kubeconfig"}
 
@@ -494,7 +510,197 @@ def test_building_imports_no_other_cloud_sdk() -> None:
         "from components.clusters.gke import GkeGpuCluster, GkeGpuClusterArgs\n"
         "from tests.support import record, spec_for\n"
         "rec = record(lambda: GkeGpuCluster('gp', GkeGpuClusterArgs(spec=spec_for('gcp'))), region='us-central1')\n"
-        "assert len(rec.resources) == 16, len(rec.resources)\n"
+        "assert len(rec.resources) == 27, len(rec.resources)\n"
         "print(sorted(m for m in ('pulumi_aws', 'pulumi_linode', 'pulumi_gcp') if m in sys.modules))\n"
     )
     assert fresh_python(code).strip().splitlines()[-1] == "['pulumi_gcp']"
+
+
+# --- GPU pool zones (issue 12, item 10) ---------------------------------------------------------
+
+
+def test_gpu_pools_run_only_in_zones_that_offer_their_machine_type(baseline: Built) -> None:
+    # g2 (L4) and a2-ultragpu (A100 80GB) are offered in different zones of us-central1 (components/gcp_zones.py).
+    assert baseline.inputs("gp-gpu-inference")["nodeLocations"] == ["us-central1-a", "us-central1-b", "us-central1-c"]
+    assert baseline.inputs("gp-gpu-training")["nodeLocations"] == ["us-central1-a", "us-central1-c"]
+    # Never the region's full zone list: us-central1-f has neither machine type.
+    for name in ("gp-gpu-inference", "gp-gpu-training"):
+        assert "us-central1-f" not in baseline.inputs(name)["nodeLocations"]
+
+
+def test_pinned_zones_become_the_pools_node_locations() -> None:
+    built = build(gcp_spec(gpuPools=pools_with(zones=["us-central1-b"])))
+    assert built.inputs("gp-gpu-inference")["nodeLocations"] == ["us-central1-b"]
+    assert built.inputs("gp-gpu-training")["nodeLocations"] == ["us-central1-a", "us-central1-c"]
+
+
+def test_spec_rejects_a_region_without_the_gpu_naming_the_pool() -> None:
+    # europe-west1 has L4s (g2) but no A100 80GB (a2-ultragpu).
+    with pytest.raises(SpecError) as error:
+        gcp_spec(region="europe-west1")
+    messages = [str(p) for p in error.value.problems]
+    assert messages == [
+        "gpuPools[1].gpu: a2-ultragpu-1g (nvidia-a100-80gb) is not offered in any zone of europe-west1; "
+        "regions with it: asia-southeast1, europe-west4, us-central1, us-east4, us-east5"
+    ]
+
+
+def test_spec_rejects_a_pinned_zone_without_the_gpu() -> None:
+    pools = raw_spec("gcp")["gpuPools"]
+    pools[1]["zones"] = ["us-central1-c", "us-central1-b", "us-central1-c"]
+    with pytest.raises(SpecError) as error:
+        gcp_spec(gpuPools=pools)
+    assert [str(p) for p in error.value.problems] == [
+        "gpuPools[1].zones[1]: us-central1-b does not offer a2-ultragpu-1g (nvidia-a100-80gb); "
+        "zones of us-central1 that do: us-central1-a, us-central1-c",
+        "gpuPools[1].zones[2]: zone 'us-central1-c' is listed twice",
+    ]
+
+
+def test_spec_rejects_a_zone_of_another_region() -> None:
+    with pytest.raises(SpecError, match=r"gpuPools\[0\]\.zones\[0\]: us-east1-b does not offer g2-standard-4"):
+        gcp_spec(gpuPools=pools_with(zones=["us-east1-b"]))
+
+
+def test_spec_rejects_a_gpu_whose_zones_are_not_recorded() -> None:
+    # N1 + T4 has no zone data: gpuplane cannot place the pool, so it refuses instead of guessing.
+    pools = pools_with(gpu="nvidia-t4")
+    with pytest.raises(SpecError, match=r"gpuPools\[0\]\.gpu: gpuplane records no zones for n1-standard-4"):
+        gcp_spec(gpuPools=pools, tenants=[])
+
+
+@pytest.mark.parametrize("cloud", ["linode", "existing"])
+def test_zones_are_refused_where_nothing_places_them(cloud: str) -> None:
+    pools = raw_spec(cloud)["gpuPools"]
+    pools[0]["zones"] = ["somewhere-1a"]
+    with pytest.raises(SpecError, match=rf"gpuPools\[0\]\.zones: zones can be pinned on aws and gcp only, not {cloud}"):
+        spec_for(cloud, gpuPools=pools)
+
+
+# --- node pool replacement (issue 12, item 11) --------------------------------------------------
+
+# Inputs of gcp.container.NodePool's node_config that the provider marks ForceNew (a change replaces the
+# pool), read in hashicorp/terraform-provider-google google/services/container/node_config.go at commit
+# 00b984c6987304290117e54f87cdfd38f2be0685, and those it updates in place.
+FORCE_NEW = ("guestAccelerators", "spot", "serviceAccount", "oauthScopes", "shieldedInstanceConfig")
+IN_PLACE = ("machineType", "labels", "resourceLabels", "taints")
+
+
+def test_no_node_pool_has_a_fixed_name(baseline: Built) -> None:
+    pools = baseline.recording.of_type("gcp:container/nodePool:NodePool")
+    assert len(pools) == 3
+    for pool in pools:
+        # A fixed name makes a create-before-delete replacement fail with "already exists".
+        assert "name" not in pool.inputs, pool.name
+        prefix = pool.inputs["namePrefix"]
+        assert len(prefix) <= NODE_POOL_NAME_PREFIX_MAX, pool.name
+        assert prefix.endswith("-"), pool.name
+        for key in FORCE_NEW:
+            assert key in pool.inputs["nodeConfig"], (pool.name, key)
+
+
+@pytest.mark.parametrize(
+    ("change", "force_new_key"),
+    [
+        ({"capacity": "spot"}, "spot"),
+        ({"sharing": {"mode": "time-slicing", "replicas": 2}}, "guestAccelerators"),
+        ({"gpusPerNode": 2}, "guestAccelerators"),
+    ],
+)
+def test_a_replacing_change_keeps_the_resource_and_its_generated_name(
+    baseline: Built, change: dict[str, Any], force_new_key: str
+) -> None:
+    changed = build(gcp_spec(gpuPools=pools_with(**change)))
+    before = baseline.recording.named("gp-gpu-inference")
+    after = changed.recording.named("gp-gpu-inference")
+    # Same logical resource (URN): Pulumi plans a replacement, creating the new pool first ...
+    assert after.urn == before.urn
+    assert after.inputs["nodeConfig"][force_new_key] != before.inputs["nodeConfig"][force_new_key]
+    # ... which works because the provider generates the name from the prefix, not from a fixed input.
+    assert after.inputs["namePrefix"] == before.inputs["namePrefix"]
+    assert "name" not in after.inputs
+
+
+def test_in_place_inputs_are_not_part_of_the_force_new_set() -> None:
+    assert not set(FORCE_NEW) & set(IN_PLACE)
+
+
+@pytest.mark.parametrize(
+    ("pool_name", "prefix"),
+    [("a", "gpu-a-"), ("x" * 30, "gpu-" + "x" * 26 + "-")],
+)
+def test_gpu_pool_name_prefix_fits_the_provider_limit(pool_name: str, prefix: str) -> None:
+    pool = gcp_spec().gpu_pools[0].model_copy(update={"name": pool_name})
+    assert gpu_pool_name_prefix(pool) == prefix
+    assert len(prefix) <= NODE_POOL_NAME_PREFIX_MAX
+
+
+# --- APIs, secrets encryption, taint (issue 12, item 12) ----------------------------------------
+
+
+def test_required_apis_are_enabled_and_never_disabled_on_destroy(baseline: Built) -> None:
+    services = baseline.recording.of_type("gcp:projects/service:Service")
+    assert {s.inputs["service"] for s in services} == {
+        "compute.googleapis.com",
+        "container.googleapis.com",
+        "cloudkms.googleapis.com",
+        "iam.googleapis.com",
+        "cloudresourcemanager.googleapis.com",
+        "logging.googleapis.com",
+        "monitoring.googleapis.com",
+    }
+    for service in services:
+        assert service.inputs["project"] == GCP_PROJECT
+        assert service.inputs["disableOnDestroy"] is False
+
+
+def test_everything_waits_for_the_apis(baseline: Built) -> None:
+    service_urns = {s.urn for s in baseline.recording.of_type("gcp:projects/service:Service")}
+    assert len(service_urns) == len(REQUIRED_APIS)
+    direct = [
+        r
+        for r in baseline.recording.resources
+        if r.type.startswith("gcp:")
+        and r.type not in ("gcp:projects/service:Service", "gcp:container/nodePool:NodePool")
+    ]
+    assert (
+        len(direct) == 14
+    )  # network, subnet, router, NAT, account, 5 role bindings, key ring, key, key binding, cluster
+    for resource in direct:
+        assert service_urns <= set(resource.dependencies), resource.name
+    # Node pools wait through the cluster they belong to.
+    cluster_urn = baseline.recording.named("gp-cluster").urn
+    for pool in baseline.recording.of_type("gcp:container/nodePool:NodePool"):
+        assert cluster_urn in pool.dependencies
+
+
+def test_secrets_are_encrypted_with_a_regional_kms_key_the_gke_agent_may_use(baseline: Built) -> None:
+    ring = baseline.inputs("gp-keyring")
+    assert ring["location"] == REGION  # the key must live in the cluster's location
+    assert ring["name"].startswith("gp-gcp-")  # random suffix: KMS never deletes key rings
+    key = baseline.recording.named("gp-secrets-key")
+    assert key.inputs["keyRing"] == baseline.recording.named("gp-keyring").id
+    assert key.inputs["purpose"] == "ENCRYPT_DECRYPT"
+    assert key.inputs["rotationPeriod"] == "7776000s"
+    binding = baseline.recording.named("gp-secrets-key-gke-agent")
+    assert binding.inputs == {
+        "cryptoKeyId": key.id,
+        "role": "roles/cloudkms.cryptoKeyEncrypterDecrypter",
+        "member": f"serviceAccount:service-{GCP_PROJECT_NUMBER}@container-engine-robot.iam.gserviceaccount.com",
+    }
+    cluster = baseline.recording.named("gp-cluster")
+    assert cluster.inputs["databaseEncryption"] == {"state": "ENCRYPTED", "keyName": key.id}
+    # GKE checks the key when it creates the cluster: the binding must exist first.
+    assert binding.urn in cluster.dependencies
+
+
+def test_gpu_taint_is_gkes_own_and_the_same_everywhere(baseline: Built) -> None:
+    assert (GPU_TAINT.key, GPU_TAINT.value, GPU_TAINT.effect) == ("nvidia.com/gpu", "present", "NoSchedule")
+    cluster = baseline.values["cluster"]
+    for scheduling in cluster.gpu_pools:
+        node_taints = baseline.inputs(f"gp-gpu-{scheduling.name}")["nodeConfig"]["taints"]
+        # One taint per pool, and the contract (which Kueue flavors and daemonset tolerations read) says the same.
+        assert node_taints == [
+            {"key": t.key, "value": t.value, "effect": GKE_TAINT_EFFECTS[t.effect]} for t in scheduling.taints
+        ]
+        assert len({t["key"] for t in node_taints}) == len(node_taints)

@@ -11,7 +11,13 @@ import pulumi
 import pytest
 
 from components.clusters.contract import GpuCluster
-from components.clusters.lke import EXTERNAL_POOL_TAG, LkeGpuCluster, LkeGpuClusterArgs
+from components.clusters.lke import (
+    EXTERNAL_POOL_TAG,
+    FIREWALL_INBOUND_RULES,
+    LkeGpuCluster,
+    LkeGpuClusterArgs,
+    firewall_label,
+)
 from components.spec import GPU_TAINT, PlatformSpec, SpecError
 from gpuplane.recording import Recording
 from tests.support import capture_registered_outputs, fresh_python, raw_spec, record, spec_for
@@ -19,7 +25,9 @@ from tests.support import capture_registered_outputs, fresh_python, raw_spec, re
 CLUSTER_TYPE = "linode:index/lkeCluster:LkeCluster"
 POOL_TYPE = "linode:index/lkeNodePool:LkeNodePool"
 PROVIDER_TYPE = "pulumi:providers:kubernetes"
+FIREWALL_TYPE = "linode:index/firewall:Firewall"
 MOCK_CLUSTER_ID = 123456
+MOCK_FIREWALL_ID = 654321
 
 
 def _contract(cluster: LkeGpuCluster) -> GpuCluster:
@@ -68,6 +76,7 @@ def test_children_are_exactly_cluster_one_pool_per_gpu_pool_and_provider() -> No
     children = rec.children_of(component.urn)
     # Registration order of independent resources is not deterministic: compare as sorted lists.
     assert sorted((r.type, r.name) for r in children) == [
+        (FIREWALL_TYPE, "gp-firewall"),
         (CLUSTER_TYPE, "gp-cluster"),
         (POOL_TYPE, "gp-pool-inference"),
         (POOL_TYPE, "gp-pool-training"),
@@ -93,7 +102,7 @@ def test_cluster_identity_version_tags_and_external_pool_tags() -> None:
     inputs = rec.named("gp-cluster").inputs
     assert inputs["label"] == "gp-linode"
     assert inputs["region"] == "us-ord"
-    assert inputs["k8sVersion"] == "1.34"
+    assert inputs["k8sVersion"] == "1.35"
     assert inputs["tags"] == ["env:test", "team:ml"]
     assert inputs["externalPoolTags"] == [EXTERNAL_POOL_TAG]
     assert seen["cluster_name"] == "gp-linode"
@@ -110,6 +119,7 @@ def test_system_pool_is_inline_autoscaled_labelled_and_untainted() -> None:
             "autoscaler": {"min": 3, "max": 5},
             "labels": {"gpuplane.io/pool": "system"},
             "tags": ["env:test"],
+            "firewallId": MOCK_FIREWALL_ID,
         }
     ]
     # The autoscaler owns the system pool's count.
@@ -117,8 +127,8 @@ def test_system_pool_is_inline_autoscaled_labelled_and_untainted() -> None:
 
 
 def test_system_pool_instance_type_override() -> None:
-    rec, _, _ = build(linode_spec(systemPool={"instanceType": "g6-standard-4"}))
-    assert rec.named("gp-cluster").inputs["pools"][0]["type"] == "g6-standard-4"
+    rec, _, _ = build(linode_spec(systemPool={"instanceType": "g6-dedicated-16"}))
+    assert rec.named("gp-cluster").inputs["pools"][0]["type"] == "g6-dedicated-16"
 
 
 def test_acl_enabled_with_ipv4_and_ipv6_cidrs_split() -> None:
@@ -166,7 +176,8 @@ def test_gpu_pools_inputs_wiring_and_lifecycle() -> None:
     cluster = rec.named("gp-cluster")
     inference = rec.named("gp-pool-inference")
     training = rec.named("gp-pool-training")
-    taint = {"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}
+    taint = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
+    firewall = rec.named("gp-firewall")
     assert inference.inputs == {
         "clusterId": MOCK_CLUSTER_ID,
         "type": "g2-gpu-rtx4000a1-s",
@@ -175,19 +186,21 @@ def test_gpu_pools_inputs_wiring_and_lifecycle() -> None:
         "labels": {"gpuplane.io/pool": "inference", "gpuplane.io/gpu": "nvidia-rtx4000-ada"},
         "taints": [taint],
         "tags": ["env:test", EXTERNAL_POOL_TAG],
+        "firewallId": MOCK_FIREWALL_ID,
     }
     assert training.inputs == {
         "clusterId": MOCK_CLUSTER_ID,
-        "type": "g1-gpu-rtx6000-1",
+        "type": "g3-gpu-rtxpro6000-blackwell-1",
         "nodeCount": 1,
         "autoscaler": {"min": 1, "max": 2},
-        "labels": {"gpuplane.io/pool": "training", "gpuplane.io/gpu": "nvidia-rtx6000"},
+        "labels": {"gpuplane.io/pool": "training", "gpuplane.io/gpu": "nvidia-rtx-pro-6000"},
         "taints": [taint],
         "tags": ["env:test", EXTERNAL_POOL_TAG],
+        "firewallId": MOCK_FIREWALL_ID,
     }
     for pool in (inference, training):
         assert pool.parent == rec.named("gp").urn
-        assert pool.dependencies == [cluster.urn]
+        assert sorted(pool.dependencies) == sorted([cluster.urn, firewall.urn])
         assert pool.deleted_with == cluster.urn
         assert pool.ignore_changes == ["nodeCount"]
         # The cluster must ignore these pools, or it deletes them on every update.
@@ -278,9 +291,16 @@ def test_registered_outputs_are_camel_case_like_every_cluster(monkeypatch: pytes
         "clusterName": "gp-linode",
         "kubeconfig": seen["kubeconfig"],
         "clusterId": rec.named("gp-cluster").id,
+        "firewallId": rec.named("gp-firewall").id,
         "gpuPools": ["inference", "training"],
     }
-    assert registered.secret == {"clusterName": False, "kubeconfig": True, "clusterId": False, "gpuPools": False}
+    assert registered.secret == {
+        "clusterName": False,
+        "kubeconfig": True,
+        "clusterId": False,
+        "firewallId": False,
+        "gpuPools": False,
+    }
 
 
 # --- args ---------------------------------------------------------------------------------------
@@ -324,7 +344,7 @@ import sys
 from components.clusters.lke import LkeGpuCluster, LkeGpuClusterArgs
 from tests.support import record, spec_for
 rec = record(lambda: LkeGpuCluster("gp", LkeGpuClusterArgs(spec=spec_for("linode"))), region="us-ord")
-assert len(rec.resources) == 5, rec.resources
+assert len(rec.resources) == 6, rec.resources
 loaded = sorted(m for m in ("pulumi_aws", "pulumi_gcp", "pulumi_linode", "pulumi_kubernetes") if m in sys.modules)
 print(",".join(loaded))
 """
@@ -332,3 +352,84 @@ print(",".join(loaded))
 
 def test_building_an_lke_cluster_imports_no_other_cloud_sdk() -> None:
     assert fresh_python(_NO_OTHER_CLOUDS).strip() == "pulumi_kubernetes,pulumi_linode"
+
+
+# --- node firewall (issue 12, item 14) ----------------------------------------------------------
+
+
+def test_firewall_drops_inbound_except_what_lke_needs() -> None:
+    rec, cluster, _ = build(linode_spec())
+    firewall = rec.named("gp-firewall")
+    inputs = firewall.inputs
+    assert inputs["label"] == "gp-linode-nodes"
+    assert inputs["inboundPolicy"] == "DROP"
+    assert inputs["outboundPolicy"] == "ACCEPT"
+    assert inputs["tags"] == ["env:test"]
+    assert firewall.parent == rec.named("gp").urn
+    assert cluster.firewall is not None
+    rules = {(r["label"], r["protocol"], r.get("ports"), tuple(r["ipv4s"])) for r in inputs["inbounds"]}
+    # Akamai's LKE firewall page: kubelet health checks, WireGuard, DNS, Calico BGP from 192.168.128.0/17,
+    # NodeBalancers to NodePorts from 192.168.255.0/24; IP-in-IP and ICMP only from the private range.
+    assert rules == {
+        ("kubelet-health", "TCP", "10250,10256", ("192.168.128.0/17",)),
+        ("wireguard-kubectl", "UDP", "51820", ("192.168.128.0/17",)),
+        ("cluster-dns-tcp", "TCP", "53", ("192.168.128.0/17",)),
+        ("cluster-dns-udp", "UDP", "53", ("192.168.128.0/17",)),
+        ("calico-bgp", "TCP", "179", ("192.168.128.0/17",)),
+        ("calico-ipip", "IPENCAP", None, ("192.168.128.0/17",)),
+        ("icmp-private", "ICMP", None, ("192.168.128.0/17",)),
+        ("nodebalancer-tcp", "TCP", "30000-32767", ("192.168.255.0/24",)),
+        ("nodebalancer-udp", "UDP", "30000-32767", ("192.168.255.0/24",)),
+    }
+    for rule in inputs["inbounds"]:
+        assert rule["action"] == "ACCEPT"
+        assert "ipv6s" not in rule  # LKE is IPv4 single-stack: nothing is accepted over IPv6
+        assert 3 <= len(rule["label"]) <= 32
+    assert len(FIREWALL_INBOUND_RULES) == len(inputs["inbounds"])
+
+
+def test_every_pool_is_behind_the_firewall_including_the_inline_system_pool() -> None:
+    rec, _, _ = build(
+        linode_spec(
+            gpuPools=[*pools_with(), {"name": "extra", "gpu": "nvidia-rtx4000-ada", "minNodes": 1, "maxNodes": 1}]
+        )
+    )
+    firewall = rec.named("gp-firewall")
+    cluster = rec.named("gp-cluster")
+    assert [p["firewallId"] for p in cluster.inputs["pools"]] == [MOCK_FIREWALL_ID]
+    assert firewall.urn in cluster.property_dependencies["pools"]
+    pools = rec.of_type(POOL_TYPE)
+    assert len(pools) == 3
+    for pool in pools:
+        assert pool.inputs["firewallId"] == MOCK_FIREWALL_ID, pool.name
+        assert firewall.urn in pool.property_dependencies["firewallId"], pool.name
+
+
+@pytest.mark.parametrize(("cluster_name", "label"), [("a", "a-nodes"), ("x" * 32, "x" * 26 + "-nodes")])
+def test_firewall_label_fits_linode_limits(cluster_name: str, label: str) -> None:
+    assert firewall_label(cluster_name) == label
+    assert 3 <= len(label) <= 32
+
+
+# --- LKE GPU plans (issue 12, item 13) ----------------------------------------------------------
+
+
+def test_quadro_rtx_6000_plans_are_gone_and_lke_gpu_plans_are_priced() -> None:
+    from components import catalog
+
+    linode_types = {o.instance_type: o for m in catalog.GPU_MODELS.values() for o in m.offerings.get("linode", ())}
+    assert not [t for t in linode_types if t.startswith("g1-gpu-rtx6000")]
+    assert "nvidia-rtx6000" not in catalog.GPU_MODELS
+    assert catalog.models_offered_on("linode") == ["nvidia-rtx-pro-6000", "nvidia-rtx4000-ada"]
+    blackwell = linode_types["g3-gpu-rtxpro6000-blackwell-1"]
+    assert (blackwell.gpus, blackwell.hourly_usd) == (1, 3.00)
+    assert blackwell.source.as_of == "2026-09-06"
+    for offering in linode_types.values():
+        assert offering.hourly_usd is not None, offering.instance_type
+        assert offering.hourly_usd > 0, offering.instance_type
+
+
+def test_spec_rejects_the_quadro_rtx_6000_on_lke() -> None:
+    pools = pools_with(gpu="nvidia-rtx6000")
+    with pytest.raises(SpecError, match=r"gpuPools\[0\]\.gpu: linode does not offer 'nvidia-rtx6000'"):
+        linode_spec(gpuPools=pools)
