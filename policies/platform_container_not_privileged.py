@@ -1,84 +1,89 @@
-"""platform-container-not-privileged: no privileged or host-level pods outside the GPU stack's namespaces.
+"""platform-container-not-privileged: no workload can take over its node, whatever kind carries it.
 
-The GPU operator's driver, toolkit and validator pods need privileged mode; nothing else on a shared
-GPU platform does. Device access goes through the device plugin or DRA, not ``privileged: true``.
+Property: outside the GPU stack's documented needs, nothing the stack deploys runs privileged, shares
+a host namespace (``hostPID``/``hostNetwork``/``hostIPC``), mounts a ``hostPath``, adds a dangerous
+capability (``SYS_ADMIN``, ``ALL``, ``SYS_MODULE``, ``SYS_PTRACE``, ``BPF``, ``NET_ADMIN``,
+``DAC_READ_SEARCH``... see ``_pods.DANGEROUS_CAPABILITIES``), unmasks ``/proc`` or runs as a Windows
+host process. Each of them is root on a node whose GPUs other tenants' jobs share.
 
-What is checked, outside ``allowedNamespaces``:
+Where it looks (``_pods.py``): every pod spec at any depth of any Kubernetes resource's inputs, found by
+shape (Pod, Deployment/StatefulSet/DaemonSet/ReplicaSet/Job, CronJob, ReplicationController,
+PodTemplate, JobSet, LeaderWorkerSet, every ``*Patch`` kind, any custom resource embedding a pod
+template), ``yaml.v2.ConfigGroup``/``ConfigFile`` children (expanded offline, ``gpuplane/expand.py``),
+and Helm values of ``helm.v3.Release``/``helm.v4.Chart``/``helm.v3.Chart`` by key under any spelling
+and inside YAML/JSON strings (``extraManifests``).
 
-- pod templates (Pods, apps/batch workloads, JobSet, LWS, Ray): ``securityContext.privileged: true``
-  on any container, ``hostPID`` / ``hostNetwork`` / ``hostIPC: true`` on the pod, and
-  ``securityContext.capabilities.add`` containing ``SYS_ADMIN`` or ``ALL`` (``CAP_`` prefix and case
-  ignored): each of them is root on the node in all but name;
-- Helm values (``helm.v3.Release``, the way every gpuplane add-on is installed, and the Chart
-  resources): ``privileged: true`` and ``capabilities.add`` with ``SYS_ADMIN``/``ALL`` at any depth
-  under any key ending in ``securityContext`` (``securityContext``, ``containerSecurityContext``,
-  ``podSecurityContext``...), judged by the release's ``namespace`` (``default`` when unset). Charts
-  spell host namespaces their own way (``hostNetwork: true``, ``hostNetwork: {enabled: true}``,
-  per sub-chart), so those are not guessed from values; the rendered pods are checked when the
-  program registers them.
+Exempt, by chart name and namespace only (``exemptCharts``, ``allowedNamespaces``): the NVIDIA GPU
+operator chart (``gpu-operator``: privileged driver/toolkit/validator pods, ``hostPID`` for the driver,
+``hostPath`` mounts of the driver root and device nodes) and NVIDIA's DCGM exporter chart
+(``dcgm-exporter``, standalone on GKE: privileged to read every GPU, ``hostPath`` of GKE's driver
+directory ``/home/kubernetes/bin/nvidia``), each only in a namespace of ``allowedNamespaces``. A
+privileged DaemonSet dropped into the ``gpu-operator`` namespace is not the GPU operator.
 
-Default allow-list: ``gpu-operator`` (the operator's driver, toolkit, device plugin and DCGM exporter
-DaemonSets), ``dcgm-exporter`` (GKE: gpuplane installs NVIDIA's standalone DCGM exporter there, and it
-runs privileged to read every GPU without requesting one) and ``node-exporter`` (kube-prometheus-stack's
-node exporter, which gpuplane moves into its own namespace because it needs hostNetwork, hostPID and
-hostPath). gpuplane creates all three with Pod Security ``privileged`` and puts nothing else there.
+Reads:
+    kubernetes:core/v1:Pod: spec
+    kubernetes:apps/v1:Deployment: spec.template.spec
+    kubernetes:apps/v1:DaemonSet: spec.template.spec
+    kubernetes:apps/v1:StatefulSet: spec.template.spec
+    kubernetes:apps/v1:ReplicaSet: spec.template.spec
+    kubernetes:batch/v1:Job: spec.template.spec
+    kubernetes:batch/v1:CronJob: spec.jobTemplate.spec.template.spec
+    kubernetes:core/v1:ReplicationController: spec.template.spec
+    kubernetes:core/v1:PodTemplate: template.spec
+    kubernetes:core/v1:PodPatch: spec
+    kubernetes:apps/v1:DeploymentPatch: spec.template.spec
+    kubernetes:apps/v1:DaemonSetPatch: spec.template.spec
+    kubernetes:batch/v1:CronJobPatch: spec.jobTemplate.spec.template.spec
+    kubernetes:jobset.x-k8s.io/v1alpha2:JobSet: spec.replicatedJobs[].template.spec.template.spec
+    kubernetes:leaderworkerset.x-k8s.io/v1:LeaderWorkerSet: spec.leaderWorkerTemplate.*Template.spec
+    kubernetes:ray.io/v1:RayCluster: any embedded pod spec
+    kubernetes:helm.sh/v3:Release: namespace, chart, values (any depth, YAML strings)
+    kubernetes:helm.sh/v4:Chart: namespace, chart, values (any depth, YAML strings)
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, cast
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from pulumi_policy import EnforcementLevel, Severity
 
-from ._support import (
-    Meta,
-    Resource,
-    as_bool,
-    as_map,
-    as_str,
-    containers,
-    dig,
-    helm_chart,
-    k8s_kind,
-    namespace_of,
-    pod_templates,
-    resource_policy,
-    str_list,
-)
+from ._pods import DANGEROUS_CAPABILITIES, HOST_NAMESPACES, Finding, find_pod_specs, pod_findings, values_findings
+from ._support import Meta, Resource, as_map, as_str, helm_chart, k8s_kind, namespace_of, resource_policy, str_list
+
+__all__ = ["DANGEROUS_CAPABILITIES", "DEFAULT_ALLOWED_NAMESPACES", "HOST_NAMESPACES", "META", "POLICY", "check"]
 
 DEFAULT_ALLOWED_NAMESPACES = [
     # The NVIDIA GPU operator (EKS, LKE, existing clusters): driver, toolkit, device plugin, DCGM exporter.
     "gpu-operator",
-    # GKE: the standalone DCGM exporter (components/addons/gpu.py) runs privileged to see every GPU
-    # on the node without requesting one; Google manages driver and device plugin there.
+    # GKE: the standalone DCGM exporter (components/addons/gpu.py), privileged to see every GPU.
     "dcgm-exporter",
-    # kube-prometheus-stack's node exporter (components/addons/observability.py) needs hostNetwork,
-    # hostPID and hostPath, so gpuplane runs it alone in this namespace rather than in `monitoring`.
+    # kube-prometheus-stack's node exporter namespace (components/addons/observability.py).
     "node-exporter",
 ]
+"""Namespaces the exempt charts may run in (a copy of ``components/guardrails.PRIVILEGED_NAMESPACES``)."""
 
-HOST_NAMESPACES: Mapping[str, str] = {
-    "hostPID": "its containers see and can signal every process on the node",
-    "hostNetwork": "it shares the node's network stack",
-    "hostIPC": "it shares the node's IPC namespace",
+DEFAULT_EXEMPT_CHARTS: dict[str, list[str]] = {
+    # github.com/NVIDIA/gpu-operator deployments/gpu-operator: driver/toolkit/validator/mig-manager run
+    # privileged, the driver shares hostPID, the operands mount the driver root and /dev, /sys, /run/nvidia.
+    "gpu-operator": ["privileged", "hostPID", "hostPath:*"],
+    # github.com/NVIDIA/dcgm-exporter deployment/values.yaml (securityContext; extraHostVolumes): on GKE
+    # the exporter reads the GPUs through Google's driver directory.
+    "dcgm-exporter": ["privileged", "hostPath:/home/kubernetes/bin/nvidia"],
 }
-"""Pod fields that share a node namespace, with what that gives the pod."""
-
-DANGEROUS_CAPABILITIES = ("SYS_ADMIN", "ALL")
 
 META = Meta(
     name="platform-container-not-privileged",
     description=(
-        "Containers must not run privileged, in the node's PID/network/IPC namespace or with SYS_ADMIN/ALL "
-        "capabilities outside the GPU stack's namespaces."
+        "Nothing may run privileged, in a host namespace, with a hostPath or a dangerous capability, except the "
+        "GPU operator's and DCGM exporter's documented needs."
     ),
     severity=Severity.CRITICAL,
     enforcement=EnforcementLevel.MANDATORY,
     tags=("platform", "workloads", "isolation", "security"),
     remediation=(
-        "Remove securityContext.privileged, hostPID/hostNetwork/hostIPC and SYS_ADMIN/ALL from "
-        "capabilities.add (in pod specs and Helm values); request GPUs as nvidia.com/gpu resources instead."
+        "Remove privileged, hostPID/hostNetwork/hostIPC, hostPath volumes and dangerous capabilities (pod specs, "
+        "Helm values, embedded manifests); request GPUs as nvidia.com/gpu resources instead."
     ),
     rationale=(
         "A privileged or host-namespace container owns its node, and with it every other tenant's GPU job "
@@ -89,87 +94,57 @@ META = Meta(
             "type": "array",
             "items": {"type": "string"},
             "default": DEFAULT_ALLOWED_NAMESPACES,
+            "description": "Namespaces in which the charts of exemptCharts may use their documented privileges.",
+        },
+        "exemptCharts": {
+            "type": "object",
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+            "default": DEFAULT_EXEMPT_CHARTS,
             "description": (
-                "Namespaces where privileged containers, host namespaces (hostPID/hostNetwork/hostIPC) and "
-                "SYS_ADMIN/ALL capabilities are allowed (Helm releases: the release's namespace)."
+                "Chart name -> the grants it may use (privileged, hostPID, hostNetwork, hostIPC, "
+                "capability:<CAP>, hostPath:<dir> or hostPath:*)."
             ),
-        }
+        },
     },
 )
 
-
-def _dangerous(capabilities: object) -> list[str]:
-    """The ``SYS_ADMIN``/``ALL`` entries of a ``capabilities.add`` list, as written."""
-    found: list[str] = []
-    for capability in str_list(capabilities):
-        if capability.strip().upper().removeprefix("CAP_") in DANGEROUS_CAPABILITIES:
-            found.append(capability)
-    return found
+_ADVICE = "only the GPU operator's and DCGM exporter's documented needs are exempt"
 
 
-def _helm_findings(value: object, path: str, in_security_context: bool) -> Iterator[str]:
-    """Paths (and what they grant) of ``privileged: true`` and ``capabilities.add`` entries under a
-    ``*securityContext`` key, at any depth of Helm values."""
-    if isinstance(value, Mapping):
-        mapping = cast(Mapping[str, object], value)
-        for key, item in mapping.items():
-            child = f"{path}.{key}"
-            if in_security_context and key == "privileged":
-                if as_bool(item) is True:
-                    yield f"sets {child} to true"
-                continue
-            if in_security_context and key == "capabilities":
-                for capability in _dangerous(as_map(item).get("add")):
-                    yield f"adds capability {capability} in {child}.add"
-                continue
-            yield from _helm_findings(item, child, in_security_context or key.lower().endswith("securitycontext"))
-    elif isinstance(value, Sequence) and not isinstance(value, str | bytes):
-        for index, item in enumerate(cast(Sequence[object], value)):
-            yield from _helm_findings(item, f"{path}[{index}]", in_security_context)
+def _granted(need: str, allowed: list[str]) -> bool:
+    for grant in allowed:
+        if grant == need or (grant == "hostPath:*" and need.startswith("hostPath:") and need != "hostPath:?"):
+            return True
+        if grant.startswith("hostPath:/") and need.startswith("hostPath:"):
+            base = grant.removeprefix("hostPath:").rstrip("/")
+            path = need.removeprefix("hostPath:")
+            if path == base or (path.startswith(base + "/") and ".." not in path.split("/")):
+                return True
+    return False
 
 
-def _only(allowed: list[str]) -> str:
-    return f"only namespaces {', '.join(allowed) or '(none)'} may run"
+def _distinct(findings: Iterator[Finding]) -> list[Finding]:
+    return list({f.text: f for f in findings}.values())
 
 
 def check(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
-    allowed = str_list(config["allowedNamespaces"])
     chart = helm_chart(resource)
     if chart is not None:
         namespace = as_str(resource.props.get("namespace")) or "default"
-        if namespace in allowed:
-            return
-        for finding in dict.fromkeys(_helm_findings(chart.values, "values", False)):
-            yield (
-                f"{chart.via} {resource.name} (namespace {namespace}) {finding}; {_only(allowed)} privileged containers"
-            )
-        return
-    namespace = namespace_of(resource)
-    if namespace in allowed:
+        exempt = as_map(config["exemptCharts"]).get(chart.name)
+        granted = str_list(exempt) if namespace in str_list(config["allowedNamespaces"]) else []
+        for finding in _distinct(values_findings(chart.values, "values")):
+            if not _granted(finding.need, granted):
+                yield f"{chart.via} {resource.name} (chart {chart.name}, namespace {namespace}) {finding.text}; {_ADVICE}"
         return
     _, kind = k8s_kind(resource.type)
-    title = f"{kind} {namespace}/{resource.name}"
-    seen: set[str] = set()
-    for template in pod_templates(resource):
-        messages: list[str] = []
-        for field_name, meaning in HOST_NAMESPACES.items():
-            if as_bool(template.spec.get(field_name)) is True:
-                messages.append(
-                    f"{title} sets {field_name}: true ({meaning}); {_only(allowed)} pods in host namespaces"
-                )
-        for name, container in containers(template.spec):
-            security = as_map(container.get("securityContext"))
-            if as_bool(security.get("privileged")) is True:
-                messages.append(f"{title} container {name} is privileged; {_only(allowed)} privileged containers")
-            for capability in _dangerous(dig(security, "capabilities", "add")):
-                messages.append(
-                    f"{title} container {name} adds capability {capability} (securityContext.capabilities.add); "
-                    f"{_only(allowed)} containers with SYS_ADMIN or ALL"
-                )
-        for message in messages:
-            if message not in seen:
-                seen.add(message)
-                yield message
+    if not kind or kind in ("ConfigMap", "Secret", "CustomResourceDefinition"):
+        return
+    title = f"{kind} {namespace_of(resource)}/{resource.name}"
+    props = {k: v for k, v in resource.props.items() if k not in ("metadata", "apiVersion", "kind")}
+    findings = _distinct(f for pod in find_pod_specs(props, "") for f in pod_findings(pod))
+    for finding in findings:
+        yield f"{title}: {finding.text}, which gives it control of its node; {_ADVICE}"
 
 
 POLICY = resource_policy(META, check)

@@ -7,6 +7,7 @@ import importlib
 MODULES = (
     "endpoints",
     "gateway",
+    "takeover",
 )
 
 
