@@ -576,6 +576,9 @@ class NodePool:
     floor: int = 0
     units_per_gpu: int | None = None
     """``nvidia.com/gpu`` units per GPU when the cloud itself partitions or shares GPUs (GKE)."""
+    unreadable: str = ""
+    """Why the pool's instance type cannot be read from this resource (a launch template, a launch
+    configuration): policies report such pools instead of passing them (fail closed)."""
 
     @property
     def max_gpus(self) -> int | None:

@@ -1,8 +1,28 @@
-"""gpu-stack-max-gpus: the stack's GPU pools cannot scale past a configured number of GPUs.
+"""gpu-stack-max-gpus: all GPU capacity the stack can buy stays under a configured number of GPUs.
 
-Counts every GPU pool at its maximum size (GPUs per node from the catalog, or the accelerators a GKE
-pool attaches; a Karpenter ``NodePool``'s ``spec.limits["nvidia.com/gpu"]``). A pool whose maximum
-cannot be counted is reported too: an unbounded pool defeats the cap.
+Property: the stack cannot reach more GPUs than ``maxGpus``, through any compute resource of any cloud.
+Counts every pool at its maximum size (``_compute.stack_node_pools``): EKS managed node groups
+(``instanceTypes``, or the instance type of the launch template they name, resolved in the stack),
+self-managed auto scaling groups (``mixedInstancesPolicy`` overrides or launch template), EC2
+instances, Karpenter NodePools (``spec.limits["nvidia.com/gpu"]``), GKE node pools, the GKE
+cluster's default pool and inline ``nodePools`` (per-zone counts times zones), GKE node
+auto-provisioning GPU limits, Compute Engine instances, LKE pools (inline and standalone) and Linode
+instances. A GPU pool whose maximum or GPU count cannot be read, and a pool whose instance type
+cannot be read at all (a launch template or configuration the stack does not declare), is reported:
+an unbounded or unknown pool defeats the cap.
+
+Reads:
+    aws:eks/nodeGroup:NodeGroup: instanceTypes, amiType, scalingConfig.minSize, scalingConfig.maxSize, launchTemplate.id, launchTemplate.name
+    aws:ec2/launchTemplate:LaunchTemplate: name, instanceType
+    aws:autoscaling/group:Group: minSize, maxSize, launchTemplate, launchConfiguration, mixedInstancesPolicy.launchTemplate
+    aws:ec2/instance:Instance: instanceType
+    kubernetes:karpenter.sh/v1:NodePool: spec.template.spec.requirements, spec.limits
+    gcp:container/nodePool:NodePool: nodeConfig.machineType, nodeConfig.guestAccelerators, autoscaling, nodeCount, initialNodeCount, location, nodeLocations
+    gcp:container/cluster:Cluster: removeDefaultNodePool, nodeConfig, initialNodeCount, nodePools[], location, nodeLocations, clusterAutoscaling.resourceLimits
+    gcp:compute/instance:Instance: machineType, guestAccelerators
+    linode:index/lkeCluster:LkeCluster: pools[].type, pools[].count, pools[].autoscaler
+    linode:index/lkeNodePool:LkeNodePool: type, nodeCount, autoscaler
+    linode:index/instance:Instance: type
 """
 
 from __future__ import annotations
@@ -12,7 +32,8 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel, Severity
 
-from ._support import Finding, Meta, Resource, all_node_pools, stack_policy
+from ._compute import stack_node_pools
+from ._support import Finding, Meta, Resource, stack_policy
 
 META = Meta(
     name="gpu-stack-max-gpus",
@@ -37,7 +58,13 @@ def check(resources: Sequence[Resource], config: Mapping[str, Any]) -> Iterator[
     cap = int(config["maxGpus"])
     total = 0
     parts: list[str] = []
-    for pool in sorted(all_node_pools(resources), key=lambda p: p.title):
+    for pool in sorted(stack_node_pools(resources), key=lambda p: p.title):
+        if pool.unreadable and not pool.instance_types:
+            yield Finding(
+                f"{pool.title}: {pool.unreadable}, which the stack does not declare, so its GPUs cannot be counted",
+                pool.urn,
+            )
+            continue
         if not pool.gpu:
             continue
         if pool.max_gpus is None:
