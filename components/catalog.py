@@ -351,70 +351,63 @@ has none: the estimate says so)."""
 class AlwaysOnPrices:
     """List prices of the parts that run while every GPU pool is idle, per cloud (reference region)."""
 
-    nat_gateway_hourly: float
-    """Per NAT gateway-hour (AWS NAT gateway; 0 where the cloud prices NAT per VM or has none)."""
-    nat_per_vm_hourly: float
+    nat_gateway_hourly: float = 0.0
+    """Per NAT gateway-hour (AWS NAT gateway)."""
+    nat_per_vm_hourly: float = 0.0
     """Per VM behind NAT per hour (GCP Cloud NAT, up to 32 VMs)."""
-    nat_ip_hourly: float
+    nat_ip_hourly: float = 0.0
     """Per external IP the NAT gateway holds per hour (GCP)."""
-    load_balancer_hourly: float
+    nat_source: PriceSource | None = None
+    load_balancer_hourly: float = 0.0
     """One load balancer (the gateway's LoadBalancer Service) per hour, before traffic charges."""
-    volume_gb_month: float
+    load_balancer_source: PriceSource | None = None
+    volume_gb_month: float = 0.0
     """Block storage per GB-month (the default StorageClass's disk type)."""
-    source: PriceSource
-    note: str = ""
+    volume_source: PriceSource | None = None
 
 
 ALWAYS_ON_PRICES: Mapping[Cloud, AlwaysOnPrices] = {
     "aws": AlwaysOnPrices(
         nat_gateway_hourly=0.045,
-        nat_per_vm_hourly=0.0,
-        nat_ip_hourly=0.0,
-        load_balancer_hourly=0.0225,
-        volume_gb_month=0.08,
-        source=PriceSource(
-            key="AWS-VPC/AWS-ELB/EBS",
-            as_of="2026-09-20",
-            note="aws.amazon.com/vpc/pricing and /elasticloadbalancing/pricing as transcribed by api-evangelist "
-            "(NAT gateway $0.045/h, load balancer $0.0225/h); gp3 $0.08/GB-month from third-party notes",
+        nat_source=PriceSource(
+            key="AWS-VPC", as_of="2026-09-20", note="aws.amazon.com/vpc/pricing as transcribed by api-evangelist"
         ),
-        note="one NAT gateway per availability zone the VPC uses",
+        load_balancer_hourly=0.0225,
+        load_balancer_source=PriceSource(
+            key="AWS-ELB",
+            as_of="2026-09-20",
+            note="aws.amazon.com/elasticloadbalancing/pricing example rate, as transcribed by api-evangelist",
+        ),
+        volume_gb_month=0.08,
+        volume_source=PriceSource(key="EBS-GP3", as_of="undated third-party notes", note="gp3, us-east-1"),
     ),
     "gcp": AlwaysOnPrices(
-        nat_gateway_hourly=0.0,
         nat_per_vm_hourly=0.0014,
         nat_ip_hourly=0.005,
+        nat_source=PriceSource(
+            key="GCP-NAT", as_of="2026-10-16", note="third-party reading of Google's Cloud NAT and network pricing"
+        ),
         load_balancer_hourly=0.025,
+        load_balancer_source=PriceSource(
+            key="GCP-LB", as_of="2026-09-20", note="forwarding rule, first 5; as transcribed by api-evangelist"
+        ),
         volume_gb_month=0.10,
-        source=PriceSource(
-            key="GCP-NAT/GCP-LB/PD",
-            as_of="2026-10-16",
-            note="Cloud NAT $0.0014 per VM-hour (up to 32 VMs) + $0.005/h per NAT IP (third-party reading of "
-            "Google's pages, 2026-10-16); forwarding rule $0.025/h (first 5, api-evangelist 2026-09-20); "
-            "balanced PD $0.10/GiB-month (Google pricing calculator export, Iowa, 2023-05-18)",
+        volume_source=PriceSource(
+            key="GCP-PD", as_of="2023-05-18", note="balanced PD, Google pricing calculator export (Iowa)"
         ),
     ),
     "linode": AlwaysOnPrices(
-        nat_gateway_hourly=0.0,
-        nat_per_vm_hourly=0.0,
-        nat_ip_hourly=0.0,
         load_balancer_hourly=0.015,
-        volume_gb_month=0.10,
-        source=PriceSource(
-            key="LIN-NB/LIN-VOL",
-            as_of="undated samples (linode/ansible_linode nodebalancer_type_list; linode/docs block storage)",
-            note="NodeBalancer $10/month = $0.015/h; Block Storage $0.10/GiB-month; LKE nodes need no NAT",
+        load_balancer_source=PriceSource(
+            key="LIN-NB", as_of="undated", note="NodeBalancer $10/month; linode/ansible_linode sample response"
         ),
+        volume_gb_month=0.10,
+        volume_source=PriceSource(key="LIN-VOL", as_of="undated", note="Block Storage; linode/docs"),
     ),
-    "existing": AlwaysOnPrices(
-        nat_gateway_hourly=0.0,
-        nat_per_vm_hourly=0.0,
-        nat_ip_hourly=0.0,
-        load_balancer_hourly=0.0,
-        volume_gb_month=0.0,
-        source=PriceSource(key="n/a", as_of="n/a", note="an existing cluster's infrastructure is paid elsewhere"),
-    ),
+    "existing": AlwaysOnPrices(),
 }
+"""NAT, load balancer and block storage list prices; zero where the cloud has no such charge (LKE nodes need no
+NAT) or gpuplane does not pay it (existing clusters)."""
 
 # The smallest node count an autoscaled GPU pool may have on each cloud.
 MIN_AUTOSCALED_NODES: Mapping[Cloud, int] = {"aws": 0, "gcp": 0, "linode": 1, "existing": 0}

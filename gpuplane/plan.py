@@ -189,6 +189,10 @@ def to_json(plan: StackPlan) -> dict[str, Any]:
             "monthly_max": cost.monthly_max,
             "currency": cost.currency,
             "notes": list(cost.notes),
+            "breakdown": [
+                {"part": line.part, "hourly_min": line.hourly_min, "hourly_max": line.hourly_max, "detail": line.detail}
+                for line in cost.lines
+            ],
         },
         "charts": charts(plan),
         "routes": [] if spec is None else [r.to_json() for r in route_summary(spec)],

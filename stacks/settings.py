@@ -31,7 +31,7 @@ NAMESPACE = "gpuplane"
 KUBECONFIG_KEY = "kubeconfig"
 MODEL_CREDENTIALS_KEY = "modelCredentials"
 OPENFGA_DATASTORE_URI_KEY = "openfgaDatastoreUri"
-_STRING_KEYS = frozenset({"cloud", "region", "kubernetesVersion", "clusterName"})
+_STRING_KEYS = frozenset({"cloud", "region", "kubernetesVersion", "clusterName", "kubeconfigContext"})
 _PROVIDER_REGION_KEYS = {"aws": "aws:region", "gcp": "gcp:region"}
 
 
@@ -78,7 +78,7 @@ def load() -> Settings:
     except SpecError as exc:
         problems.extend(Problem(_full_key(p.key), p.message) for p in exc.problems)
     problems.extend(_provider_region_problems(raw))
-    kubeconfig = _kubeconfig(config, raw.get("cloud"), problems)
+    kubeconfig = _kubeconfig(config, raw.get("cloud"), problems, raw.get("kubeconfigContext"))
     credentials = _model_credentials(spec, problems)
     datastore_uri = _openfga_datastore_uri(config, spec, problems)
     if problems or spec is None:
@@ -131,7 +131,9 @@ def _provider_region_problems(raw: Mapping[str, Any]) -> Iterator[Problem]:
         )
 
 
-def _kubeconfig(config: pulumi.Config, cloud: object, problems: list[Problem]) -> pulumi.Output[str] | None:
+def _kubeconfig(
+    config: pulumi.Config, cloud: object, problems: list[Problem], context: object = None
+) -> pulumi.Output[str] | None:
     full = _full_key(KUBECONFIG_KEY)
     present = config.get(KUBECONFIG_KEY) is not None
     if cloud != "existing":
@@ -148,6 +150,15 @@ def _kubeconfig(config: pulumi.Config, cloud: object, problems: list[Problem]) -
         return None
     if not runtime_config.is_config_secret(full):
         problems.append(Problem(full, "stored in plain text; set it again with pulumi config set --secret"))
+        return None
+    # One flattened context, checked here so a bad kubeconfig stops the run before anything is registered;
+    # the messages name fields, never the secret's content (components/kubeconfig.py).
+    from components.kubeconfig import kubeconfig_problems
+
+    chosen = context if isinstance(context, str) else None
+    found = kubeconfig_problems(config.get(KUBECONFIG_KEY) or "", chosen)
+    if found:
+        problems.extend(Problem(full, message) for message in found)
         return None
     return config.require_secret(KUBECONFIG_KEY)
 

@@ -1,9 +1,10 @@
 """Adopt a Kubernetes cluster gpuplane does not own, as a :class:`GpuCluster`.
 
 What it builds: exactly one child, ``{name}-provider``, a ``pulumi_kubernetes.Provider`` configured
-from the kubeconfig the stack passes in (wrapped in ``Output.secret`` whatever its origin). No cloud
-resource is created, read or imported: the cluster, its nodes and their GPU drivers are someone
-else's.
+from the kubeconfig the stack passes in, reduced to one context (``spec.kubeconfig_context``, or the
+file's only context) with its cluster and user (:func:`components.kubeconfig.minify`) and wrapped in
+``Output.secret`` whatever its origin. No cloud resource is created, read or imported: the cluster, its
+nodes and their GPU drivers are someone else's.
 
 Why:
 
@@ -18,6 +19,13 @@ Why:
   is the usual source of "GPUs invisible, pods Pending" when it is wrong (nebari-dev/nebari#3074,
   awslabs/ai-on-eks#237). The instance type is reported as ``"existing"``.
 - ``cluster_name`` is ``spec.cluster_name``, not read from the cluster.
+
+- One context only: a whole ``~/.kube/config`` would put every cluster's credentials into the provider's
+  state and let the laptop's ``current-context`` decide which cluster gets the platform. A kubeconfig with
+  several contexts is refused unless ``kubeconfigContext`` names one (the stack settings check it before
+  anything is registered), and only that context reaches the provider. Certificates or keys read from
+  files are refused too: they exist only where the file was exported (``kubectl config view --minify
+  --flatten --context <name>`` inlines them). No message ever contains the kubeconfig.
 
 Gotchas: a provider whose kubeconfig is unknown at preview skips the cluster
 (pulumi/pulumi-kubernetes#3027) -- for an adopted cluster the kubeconfig is normally a known config
@@ -34,6 +42,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.clusters.contract import GpuPoolScheduling
+from components.kubeconfig import kubeconfig_problems, minify
 from components.spec import PlatformSpec
 
 EXISTING_INSTANCE_TYPE = "existing"
@@ -50,8 +59,12 @@ class ExistingClusterArgs:
     def __post_init__(self) -> None:
         if self.spec.cloud != "existing":
             raise ValueError(f"spec.cloud: ExistingCluster adopts an existing cluster; got cloud {self.spec.cloud!r}")
-        if isinstance(self.kubeconfig, str) and not self.kubeconfig.strip():
-            raise ValueError("kubeconfig: an existing cluster needs a kubeconfig; got an empty string")
+        if isinstance(self.kubeconfig, str):
+            if not self.kubeconfig.strip():
+                raise ValueError("kubeconfig: an existing cluster needs a kubeconfig; got an empty string")
+            problems = kubeconfig_problems(self.kubeconfig, self.spec.kubeconfig_context)
+            if problems:
+                raise ValueError("kubeconfig: " + "; ".join(problems))
 
 
 class ExistingCluster(pulumi.ComponentResource):
@@ -74,7 +87,10 @@ class ExistingCluster(pulumi.ComponentResource):
 
         self.native = None
         self.cluster_name = pulumi.Output.from_input(spec.cluster_name)
-        self.kubeconfig = pulumi.Output.secret(args.kubeconfig)
+        context = spec.kubeconfig_context
+        self.kubeconfig = pulumi.Output.secret(
+            pulumi.Output.from_input(args.kubeconfig).apply(lambda text: minify(text, context))
+        )
         self.provider = k8s.Provider(
             f"{name}-provider", kubeconfig=self.kubeconfig, opts=pulumi.ResourceOptions(parent=self)
         )

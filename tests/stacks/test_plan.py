@@ -71,16 +71,29 @@ def test_aws_example_prices_match_the_catalog(plan_json: dict[str, Any]) -> None
         ("inference-l4", "g6.xlarge", 0, 4),
         ("training-h100", "p5.48xlarge", 0, 1),
     ]
-    # scale to zero: only the EKS control plane at the idle floor; 4 x g6.xlarge + 1 x p5.48xlarge at the top
-    assert aws["cost"]["hourly_min"] == pytest.approx(0.10)
-    assert aws["cost"]["hourly_max"] == pytest.approx(0.10 + 4 * 0.8048 + 55.04)
+    # GPUs scale to zero, the platform does not: control plane, 2 system nodes, a NAT gateway, the gateway's load
+    # balancer and the volumes (Prometheus 50 GB, OpenFGA 10 GB, 2 x 50 GB root disks) make the idle floor.
+    always_on_min = 0.10 + 2 * 0.096 + 0.045 + 0.0225 + (50 + 10 + 2 * 50) * 0.08 / 730
+    always_on_max = 0.10 + 3 * 0.096 + 0.045 + 0.0225 + (50 + 10 + 3 * 50 + 5 * 200) * 0.08 / 730
+    assert aws["cost"]["hourly_min"] == pytest.approx(always_on_min, abs=1e-4)
+    assert aws["cost"]["hourly_max"] == pytest.approx(always_on_max + 4 * 0.8048 + 55.04, abs=1e-4)
+    assert [line["part"] for line in aws["cost"]["breakdown"]] == [
+        "control plane",
+        "system nodes",
+        "NAT",
+        "load balancer",
+        "volumes",
+        "GPU pool inference-l4",
+        "GPU pool training-h100",
+    ]
 
 
 def test_linode_example_reports_the_idle_floor(plan_json: dict[str, Any]) -> None:
     linode = next(s for s in plan_json["stacks"] if s["stack"] == "linode-dev")
 
     assert all(p["min_nodes"] == 1 and not p["scales_to_zero"] for p in linode["gpu_pools"])
-    assert linode["cost"]["hourly_min"] == pytest.approx(0.52 + 1.50)
+    # one node per GPU pool (LKE's minimum) on top of 2 system nodes, the NodeBalancer and 60 GB of volumes
+    assert linode["cost"]["hourly_min"] == pytest.approx(0.52 + 3.00 + 2 * 0.108 + 0.015 + 60 * 0.10 / 730, abs=1e-4)
     assert any("cannot scale below 1 node" in note for note in linode["cost"]["notes"])
 
 
@@ -93,7 +106,8 @@ def test_text_report_names_pools_cost_and_policies(capsys: pytest.CaptureFixture
     assert "batch-a100       nvidia-a100-80gb     a2-ultragpu-1g" in report
     assert "mig x7" in report
     assert "gpuplane:clusters:GkeGpuCluster" in report
-    assert "cost (USD, list prices): 0.10/h" in report
+    assert "cost (USD, list prices): 0.44/h" in report  # the idle floor: control plane, system nodes, NAT, LB, disks
+    assert "   NAT: 0.0078-0.0190/h (Cloud NAT" in report
 
 
 def test_a_stack_file_anywhere_can_be_planned(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -15,7 +16,29 @@ from components.spec import GPU_TAINT, PlatformSpec, Taint
 from gpuplane.recording import Recording
 from tests.support import capture_registered_outputs, fresh_python, raw_spec, record, spec_for
 
-KUBECONFIG = "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n"
+KUBECONFIG = (
+    "apiVersion: v1\nkind: Config\n"
+    "clusters:\n- name: lab\n  cluster:\n    server: https://lab.example:6443\n    certificate-authority-data: Q0E=\n"
+    "contexts:\n- name: lab\n  context:\n    cluster: lab\n    user: admin\n"
+    "current-context: lab\n"
+    "users:\n- name: admin\n  user:\n    token: not-a-real-token\n"
+)
+"""A flattened single-context kubeconfig, what `kubectl config view --minify --flatten` writes."""
+MINIFIED = json.dumps(
+    {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {"name": "lab", "cluster": {"server": "https://lab.example:6443", "certificate-authority-data": "Q0E="}}
+        ],
+        "contexts": [{"name": "lab", "context": {"cluster": "lab", "user": "admin"}}],
+        "users": [{"name": "admin", "user": {"token": "not-a-real-token"}}],
+        "current-context": "lab",
+        "preferences": {},
+    },
+    indent=2,
+)
+"""What reaches the provider: that one context, its cluster and user, as JSON (which is YAML)."""
 
 
 def _contract(cluster: ExistingCluster) -> GpuCluster:
@@ -58,15 +81,15 @@ def test_plain_kubeconfig_becomes_secret_on_provider_and_output() -> None:
     rec, _, seen = build(spec_for("existing"))
     provider = rec.named("ex-provider")
     assert provider.is_secret("kubeconfig")
-    assert provider.inputs["kubeconfig"] == KUBECONFIG
-    assert seen["kubeconfig"] == KUBECONFIG
+    assert provider.inputs["kubeconfig"] == MINIFIED
+    assert seen["kubeconfig"] == MINIFIED
     assert seen["kubeconfig_secret"] is True
 
 
 def test_kubeconfig_given_as_output_is_passed_through_as_secret() -> None:
     rec, _, seen = build(spec_for("existing"), kubeconfig=lambda: pulumi.Output.from_input(KUBECONFIG))
     assert rec.named("ex-provider").is_secret("kubeconfig")
-    assert rec.named("ex-provider").inputs["kubeconfig"] == KUBECONFIG
+    assert rec.named("ex-provider").inputs["kubeconfig"] == MINIFIED
     assert seen["kubeconfig_secret"] is True
 
 
@@ -81,7 +104,7 @@ def test_registered_outputs_are_camel_case_like_every_cluster(monkeypatch: pytes
     build(spec_for("existing"))
     assert registered.values == {
         "clusterName": "gp-existing",
-        "kubeconfig": KUBECONFIG,
+        "kubeconfig": MINIFIED,
         "gpuPools": ["inference", "training"],
     }
     assert registered.secret == {"clusterName": False, "kubeconfig": True, "gpuPools": False}
@@ -143,7 +166,8 @@ import sys
 from components.clusters.existing import ExistingCluster, ExistingClusterArgs
 from tests.support import record, spec_for
 spec = spec_for("existing")
-rec = record(lambda: ExistingCluster("ex", ExistingClusterArgs(spec=spec, kubeconfig="x: y")))
+kubeconfig = "{contexts: [{name: a, context: {cluster: a, user: a}}], clusters: [{name: a, cluster: {server: s}}], users: [{name: a, user: {token: t}}]}"
+rec = record(lambda: ExistingCluster("ex", ExistingClusterArgs(spec=spec, kubeconfig=kubeconfig)))
 assert len(rec.resources) == 2, rec.resources
 loaded = sorted(m for m in ("pulumi_aws", "pulumi_gcp", "pulumi_linode", "pulumi_kubernetes") if m in sys.modules)
 print(",".join(loaded))
