@@ -115,7 +115,16 @@ NAMESPACE = "kueue-system"
 LOCAL_QUEUE = "default"
 """Kueue assigns jobs without a ``kueue.x-k8s.io/queue-name`` label to the LocalQueue named ``default``."""
 TENANT_LABEL = "gpuplane.io/tenant"
-METRICS_SERVICE_LABEL = "gpuplane.io/metrics"
+METRICS_SERVICE_SELECTOR = {
+    "app.kubernetes.io/name": "kueue",
+    "app.kubernetes.io/instance": "kueue",
+    "app.kubernetes.io/component": "metrics-service",
+}
+"""The labels the kueue 0.19.2 chart renders on its metrics Service (templates/_helpers.tpl
+``kueue.metricsService.labels``: the chart's common labels plus ``component: metrics-service``). The
+chart's values.yaml documents ``metricsService.labels`` ("metricsService's labels") but no template
+reads it: labels set there are silently dropped, which is how an earlier selector
+(``gpuplane.io/metrics: kueue``) matched no Service (tests/charts renders the real templates)."""
 METRICS_READER = "gpuplane-metrics-reader"
 """ServiceAccount (in :data:`NAMESPACE`) whose token Prometheus presents to Kueue's metrics endpoint."""
 METRICS_READER_TOKEN = f"{METRICS_READER}-token"
@@ -419,7 +428,6 @@ def chart_values(spec: PlatformSpec) -> dict[str, Any]:
                 }
             },
         },
-        "metricsService": {"labels": {METRICS_SERVICE_LABEL: "kueue"}},
         "managerConfig": {"controllerManagerConfigYaml": yaml.safe_dump(manager_config(spec), sort_keys=False)},
     }
 
@@ -529,7 +537,7 @@ def cluster_queue_spec(spec: PlatformSpec, tenant: str, allocation: Mapping[str,
 
 def service_monitor_spec() -> dict[str, Any]:
     return {
-        "selector": {"matchLabels": {METRICS_SERVICE_LABEL: "kueue"}},
+        "selector": {"matchLabels": dict(METRICS_SERVICE_SELECTOR)},
         "namespaceSelector": {"matchNames": [NAMESPACE]},
         "endpoints": [
             {

@@ -63,6 +63,7 @@ from components.addons.alerts.gpu import gpu_rules
 from components.addons.alerts.kueue import kueue_rules
 from components.addons.base import (
     MANAGED_BY,
+    PVC_DELETED_WITH_STATEFULSET,
     SYSTEM_NODE_SELECTOR,
     AddonScope,
     MonitoringHook,
@@ -172,6 +173,8 @@ class Observability(pulumi.ComponentResource):
             scope=scope,
             parent=self,
             depends_on=[monitoring_ns, exporter_ns, admin_secret],
+            # Prometheus' PersistentVolume: uninstalled for real on destroy, before the CSI driver goes.
+            owns_cloud_resources=True,
         )
         self.hook = MonitoringHook(
             namespace=NAMESPACE,
@@ -236,6 +239,8 @@ def stack_values(spec: PlatformSpec) -> dict[str, Any]:
                 }
             }
         },
+        # The volume goes with the Prometheus StatefulSet (uninstall, destroy) instead of outliving it.
+        "persistentVolumeClaimRetentionPolicy": dict(PVC_DELETED_WITH_STATEFULSET),
         "nodeSelector": system,
     }
     for kind in SELECTED_KINDS:
@@ -280,7 +285,37 @@ def stack_values(spec: PlatformSpec) -> dict[str, Any]:
             },
         },
         "prometheus-node-exporter": {"namespaceOverride": NODE_EXPORTER_NAMESPACE},
+        # The only kube-prometheus-stack workload the chart does not place with prometheusOperator's or
+        # prometheus' nodeSelector: the subchart reads its own top-level nodeSelector.
+        "kube-state-metrics": {"nodeSelector": system},
+        **control_plane_monitors(spec),
     }
+
+
+MANAGED_CONTROL_PLANES = frozenset({"aws", "gcp", "linode"})
+"""Clouds whose control plane (controller-manager, scheduler, etcd) runs outside the cluster's nodes."""
+
+
+def control_plane_monitors(spec: PlatformSpec) -> dict[str, Any]:
+    """The chart's control-plane monitors that can see something on ``spec.cloud``.
+
+    EKS, GKE and LKE run kube-controller-manager, kube-scheduler and etcd outside the nodes: the chart's
+    Services for them (``component: kube-scheduler`` etc. in kube-system) select no pod, the targets
+    never come up and ``KubeControllerManagerDown``/``KubeSchedulerDown`` fire forever. They are turned
+    off there (Services, ServiceMonitors and their alert groups go together). GKE's Dataplane V2
+    (``components/clusters/gke.py``) replaces kube-proxy with Cilium, so ``kubeProxy`` is off on GKE too.
+    An existing cluster keeps the chart's defaults (a kubeadm cluster has all of them).
+    """
+    if spec.cloud not in MANAGED_CONTROL_PLANES:
+        return {}
+    values: dict[str, Any] = {
+        "kubeControllerManager": {"enabled": False},
+        "kubeScheduler": {"enabled": False},
+        "kubeEtcd": {"enabled": False},
+    }
+    if spec.cloud == "gcp":
+        values["kubeProxy"] = {"enabled": False}
+    return values
 
 
 # --- helpers other add-ons call with the hook -------------------------------------------------

@@ -42,7 +42,7 @@ from components.addons.gateway import (
 from components.spec import RESERVED_NAMESPACES, PlatformSpec, SpecError, parse_spec
 from components.versions import AI_GATEWAY, AI_GATEWAY_CRDS, ENVOY_GATEWAY, VALKEY
 from gpuplane.analyzer import analyze
-from gpuplane.recording import SECRET_SIG, SIG_KEY, RecordedResource, Recording
+from gpuplane.recording import RecordedResource, Recording
 from gpuplane.render import REDACTED, kubernetes_objects, redact, write
 from tests.support import addon_scope, build_platform, raw_spec, record, stand_in_monitoring
 from tests.upstream import (
@@ -186,6 +186,7 @@ def expected_children(spec: PlatformSpec, *, monitoring: bool) -> Counter[tuple[
         (RELEASE, f"{n}-envoy-gateway"),
         (RELEASE, f"{n}-ai-gateway"),
         (RANDOM, f"{n}-mcp-seed"),
+        (SECRET, f"{n}-mcp-seed-secret"),
         (f"{EG}:EnvoyProxy", f"{n}-envoy-proxy"),
         (f"{GW}:GatewayClass", f"{n}-gateway-class"),
         (f"{GW}:Gateway", f"{n}-gateway"),
@@ -234,7 +235,7 @@ def test_children_are_exact_and_wired_to_the_cluster(cloud: str) -> None:
     assert b.component.parent == b.rec.named("gp").urn
     children = b.children()
     assert Counter((r.type, r.name) for r in children) == expected_children(spec, monitoring=True)
-    assert len(children) == 16 + 3 + 3 + 5 * 5 + 4 * 3 + 5
+    assert len(children) == 17 + 3 + 3 + 5 * 5 + 4 * 3 + 5
     assert [r for r in b.rec.resources if r.name.startswith("gp-gateway")] == [b.component, *children]
 
     (provider,) = b.rec.of_type("pulumi:providers:kubernetes")
@@ -264,7 +265,7 @@ def test_ordering_crds_first_then_controllers_then_custom_resources(aws: Built) 
         f"{n}-aigw-namespace",
         f"{n}-ai-gateway-crds",
         f"{n}-envoy-gateway",
-        f"{n}-mcp-seed",
+        f"{n}-mcp-seed-secret",
     }
     assert {f"{n}-envoy-gateway", f"{n}-routes-namespace"} <= d(f"{n}-envoy-proxy")
     assert d(f"{n}-gateway-class") == {f"{n}-envoy-gateway"}
@@ -709,10 +710,24 @@ def test_credentials_never_appear_in_plain_text(aws: Built, tmp_path: Path) -> N
         assert data == REDACTED or set(data.values()) == {REDACTED}, data
     assert "mock-password-gp-gateway-api-key" not in written
     assert "mock-password-gp-gateway-mcp-seed" not in written
-    seed = aws.rec.named("gp-gateway-ai-gateway").wire_inputs["values"]["controller"]["mcp"]["sessionEncryption"][
-        "seed"
+    # The seed reaches the controller only through the Secret: the values (and so the Deployment's args)
+    # hold a $(VAR) reference the kubelet expands from an env var read from that Secret.
+    controller = aws.rec.named("gp-gateway-ai-gateway").inputs["values"]["controller"]
+    assert controller["mcp"]["sessionEncryption"]["seed"] == "$(GPUPLANE_MCP_SESSION_SEED)"
+    assert controller["extraEnvVars"] == [
+        {
+            "name": "GPUPLANE_MCP_SESSION_SEED",
+            "valueFrom": {"secretKeyRef": {"name": "ai-gateway-mcp-session-seed", "key": "seed"}},
+        }
     ]
-    assert seed[SIG_KEY] == SECRET_SIG
+    seed_secret = aws.rec.named("gp-gateway-mcp-seed-secret")
+    assert seed_secret.is_secret("stringData")
+    assert seed_secret.inputs["stringData"] == {"seed": "mock-password-gp-gateway-mcp-seed"}
+    assert seed_secret.inputs["metadata"] == {
+        "name": "ai-gateway-mcp-session-seed",
+        "namespace": "envoy-ai-gateway-system",
+        "labels": {"app.kubernetes.io/managed-by": "gpuplane"},
+    }
 
 
 def test_a_missing_credential_or_a_disabled_gateway_is_refused() -> None:
@@ -826,7 +841,7 @@ def test_monitors_carry_the_hook_labels_and_scrape_proxies_ratelimit_and_control
     }
     assert proxy["podMetricsEndpoints"] == [
         {"portNumber": 19001, "path": "/stats/prometheus", "interval": "30s"},
-        {"port": "aigw-metrics", "path": "/metrics", "interval": "30s"},
+        {"port": "aigw-admin", "path": "/metrics", "interval": "30s"},
     ]
     assert aws.values("gp-gateway-ai-gateway")["controller"]["metricsRequestHeaderAttributes"] == (
         f"{TENANT_HEADER}:gpuplane.tenant"

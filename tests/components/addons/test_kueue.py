@@ -18,7 +18,7 @@ from components.addons.base import AddonScope, MonitoringHook, helm_release
 from components.addons.kueue import (
     DEFAULT_FRAMEWORKS,
     LOCAL_QUEUE,
-    METRICS_SERVICE_LABEL,
+    METRICS_SERVICE_SELECTOR,
     REQUIRED_FRAMEWORKS,
     KueueAddon,
     KueueArgs,
@@ -28,6 +28,7 @@ from components.addons.kueue import (
 from components.clusters.contract import GpuPoolScheduling
 from components.spec import GPU_RESOURCE, PlatformSpec, SpecError
 from components.versions import KUBE_PROMETHEUS_STACK, KUBERNETES_VERSIONS, KUEUE, KUEUE_CONTROLLER
+from gpuplane import charts
 from gpuplane.recording import RecordedResource, Recording
 from gpuplane.render import kubernetes_objects, write
 from tests.support import addon_scope, build_platform, raw_spec, record, spec_for
@@ -532,12 +533,18 @@ def test_service_monitor_scrapes_the_metrics_service_with_the_hook_labels() -> N
     assert monitor["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "gpuplane", **SELECTOR_LABELS}
     values = b.child("gp-kueue-release").inputs["values"]
     assert values["enablePrometheus"] is False  # the chart's monitor cannot carry the selector labels
-    service_labels = values["metricsService"]["labels"]
-    assert monitor["spec"]["selector"] == {"matchLabels": service_labels}
-    assert service_labels == {METRICS_SERVICE_LABEL: "kueue"}
+    assert "metricsService" not in values  # the chart ignores metricsService.labels
+    # The selector matches the metrics Service the real 0.19.2 templates render with these values.
+    release = charts.Release("kueue", "kueue-system", "kueue", KUEUE.version, values)
+    rendered = charts.render_release(release, "1.34")
+    services = [o for o in rendered if o["kind"] == "Service" and o["metadata"]["name"].endswith("metrics-service")]
+    assert len(services) == 1
+    labels = services[0]["metadata"]["labels"]
+    assert monitor["spec"]["selector"] == {"matchLabels": METRICS_SERVICE_SELECTOR}
+    assert all(labels.get(k) == v for k, v in METRICS_SERVICE_SELECTOR.items()), labels
+    chart_ports = services[0]["spec"]["ports"]
     assert monitor["spec"]["namespaceSelector"] == {"matchNames": ["kueue-system"]}
     (endpoint,) = monitor["spec"]["endpoints"]
-    chart_ports = json.loads((chart_dir("kueue", KUEUE.version) / "values.json").read_text())["metricsService"]["ports"]
     assert endpoint["port"] in {p["name"] for p in chart_ports}
     assert endpoint["scheme"] == "https"
     assert endpoint["path"] == "/metrics"
