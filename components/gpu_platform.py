@@ -12,11 +12,12 @@ Linode stack never pays for importing ``pulumi_aws`` or ``pulumi_gcp``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
 
+from components.addons.admission import AdmissionGuardrails, AdmissionGuardrailsArgs
 from components.addons.autoscaling import CustomMetricsAutoscaling, CustomMetricsAutoscalingArgs
 from components.addons.base import AddonScope
 from components.addons.gateway import AiGateway, AiGatewayArgs
@@ -68,6 +69,8 @@ class GpuPlatform(pulumi.ComponentResource):
     """Envoy Gateway + Envoy AI Gateway: model routes, tenant authentication, token limits."""
     openfga: OpenFga | None
     """Who may invoke which model and submit to which queue."""
+    guardrails: AdmissionGuardrails | None
+    """ValidatingAdmissionPolicies for GPU pods (``None`` only without add-ons)."""
 
     def __init__(self, name: str, args: GpuPlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gpuplane:index:GpuPlatform", name, None, opts)
@@ -75,7 +78,7 @@ class GpuPlatform(pulumi.ComponentResource):
         self.spec = spec
         self.cluster = _build_cluster(f"{name}-cluster", args, pulumi.ResourceOptions(parent=self))
         self.observability, self.gpu, self.kueue, self.gateway, self.openfga = None, None, None, None, None
-        self.workloads, self.autoscaling = None, None
+        self.workloads, self.autoscaling, self.guardrails = None, None, None
         if args.install_addons:
             self._install_addons(name, args)
         self.register_outputs(
@@ -87,11 +90,14 @@ class GpuPlatform(pulumi.ComponentResource):
 
     def _install_addons(self, name: str, args: GpuPlatformArgs) -> None:
         spec = args.spec
+        # EKS brings its CSI driver and default StorageClass as resources add-ons with volumes wait for.
+        storage: Sequence[pulumi.Resource] = getattr(self.cluster, "storage_dependencies", ())
         scope = AddonScope(
             spec=spec,
             provider=self.cluster.provider,
             native=self.cluster.native,
             gpu_pools=self.cluster.gpu_pools,
+            storage=storage,
         )
         child = pulumi.ResourceOptions(parent=self)
         self.observability = (
@@ -101,6 +107,8 @@ class GpuPlatform(pulumi.ComponentResource):
         )
         monitoring = None if self.observability is None else self.observability.hook
         self.gpu = GpuEnablement(f"{name}-gpu", GpuEnablementArgs(scope=scope, monitoring=monitoring), child)
+        # Run-time guardrails for GPU pods on every target (the GPU stack's own namespaces exempt by name).
+        self.guardrails = AdmissionGuardrails(f"{name}-guardrails", AdmissionGuardrailsArgs(scope=scope), child)
         self.workloads = (
             WorkloadControllers(f"{name}-workloads", WorkloadControllersArgs(scope=scope, monitoring=monitoring), child)
             if spec.workloads.jobset or spec.workloads.leader_worker_set
@@ -124,6 +132,7 @@ class GpuPlatform(pulumi.ComponentResource):
                 monitoring=monitoring,
                 datastore_uri=args.openfga_datastore_uri,
                 local_queues={} if self.kueue is None else self.kueue.local_queues,
+                tenant_namespaces={} if self.kueue is None else dict(self.kueue.tenant_namespaces),
             )
             self.openfga = OpenFga(f"{name}-openfga", openfga_args, child)
 

@@ -28,6 +28,7 @@ ADDONS = [
     "gpuplane:addons:CustomMetricsAutoscaling",
     "gpuplane:addons:AiGateway",
     "gpuplane:addons:OpenFga",
+    "gpuplane:addons:AdmissionGuardrails",
 ]
 
 
