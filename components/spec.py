@@ -446,6 +446,19 @@ def _resolve_offering(cloud: Cloud, pool: GpuPool) -> Offering | None:
 
 def semantic_problems(spec: PlatformSpec) -> Iterator[Problem]:
     """Every cross-field problem of a structurally valid spec."""
+    from components.regions import region_problem
+
+    wrong_region = region_problem(spec.cloud, spec.region)
+    if wrong_region:
+        yield Problem("region", wrong_region)
+    if spec.system_pool.instance_type is not None and spec.cloud != "existing":
+        known_system = catalog.SYSTEM_INSTANCE_TYPES[spec.cloud].values()
+        if spec.system_pool.instance_type not in known_system:
+            yield Problem(
+                "systemPool.instanceType",
+                f"{spec.system_pool.instance_type!r} is not in the catalog for {spec.cloud}; "
+                f"choose one of: {', '.join(sorted(known_system))} (or set systemPool.size)",
+            )
     yield from _api_access_problems(spec)
     yield from _version_problems(spec)
     if not spec.gpu_pools:
