@@ -8,6 +8,7 @@ MODULES = (
     "endpoints",
     "gateway",
     "takeover",
+    "capacity",
 )
 
 
