@@ -78,6 +78,7 @@ GKE_TRAINING = "gpuplane-cluster-gpu-training"
 LKE = "gpuplane-cluster-cluster"
 LKE_INFERENCE = "gpuplane-cluster-pool-inference"
 LKE_TRAINING = "gpuplane-cluster-pool-training"
+LKE_FIREWALL = "gpuplane-cluster-firewall"
 FLAVOR_INFERENCE = "resourceflavor-inference"
 ROUTE = "aigatewayroute-llama"
 ROUTE_TITLE = "AIGatewayRoute ai-gateway/llama"
@@ -342,6 +343,47 @@ CASES: list[Case] = [
             (M, "controlPlane.acl.addresses contains ::/0, which admits the whole internet", LKE),
         ],
         (LKE,),
+    ),
+    Case(
+        "lke-pool-without-firewall",
+        "cloud-lke-node-firewall",
+        on("linode", LKE_INFERENCE, setting("firewallId", DELETE)),
+        [(M, "firewallId is not set; the pool's nodes get the account's default firewall or none", LKE_INFERENCE)],
+        (LKE_INFERENCE,),
+    ),
+    Case(
+        "lke-inline-pool-without-firewall",
+        "cloud-lke-node-firewall",
+        on("linode", LKE, setting("pools.0.firewallId", DELETE)),
+        [(M, "pools[0] has no firewallId; its nodes get the account's default firewall or none", LKE)],
+        (LKE,),
+    ),
+    Case(
+        "lke-firewall-accepts-by-default",
+        "cloud-lke-node-firewall",
+        on("linode", LKE_FIREWALL, setting("inboundPolicy", "ACCEPT")),
+        [(M, "inboundPolicy is ACCEPT, not DROP; inbound traffic no rule names is accepted", LKE_FIREWALL)],
+        (LKE_FIREWALL,),
+    ),
+    Case(
+        "lke-firewall-open-nodeports",
+        "cloud-lke-node-firewall",
+        on(
+            "linode",
+            LKE_FIREWALL,
+            setting(
+                "inbounds.7",
+                {
+                    "label": "nodeports",
+                    "action": "ACCEPT",
+                    "protocol": "TCP",
+                    "ports": "30000-32767",
+                    "ipv4s": ["0.0.0.0/0"],
+                },
+            ),
+        ),
+        [(M, "inbounds[7] (nodeports) contains 0.0.0.0/0, which admits the whole internet", LKE_FIREWALL)],
+        (LKE_FIREWALL,),
     ),
     Case(
         "lke-single-control-plane",

@@ -35,7 +35,7 @@ NAME = re.compile(r"^(cloud|gpu|platform|conformance)-[a-z0-9]+(-[a-z0-9]+)+$")
 
 def test_policy_metadata_over_grpc(pack: PolicyPackServer) -> None:
     info = pack.info()
-    assert len(info) == 28
+    assert len(info) == 29
     assert [p.name for p in info] == [m.META.name for m in policies.MODULES]
     for policy in info:
         assert NAME.match(policy.name), policy.name
@@ -112,7 +112,7 @@ def test_importing_the_pack_starts_nothing() -> None:
         timeout=120,
         check=False,
     )
-    assert (result.returncode, result.stdout) == (0, "28")
+    assert (result.returncode, result.stdout) == (0, "29")
 
 
 def test_main_only_builds_the_pack() -> None:
