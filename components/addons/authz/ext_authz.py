@@ -19,7 +19,7 @@ the continuation token URL-escaped) or ``OPENFGA_STORE_ID``, ``OPENFGA_API_TOKEN
 ``AUTHZ_PORT`` (9000), ``AUTHZ_METRICS_PORT`` (9100), ``AUTHZ_BIND`` (``0.0.0.0``),
 ``AUTHZ_OPENFGA_TIMEOUT_SECONDS`` (0.5), ``AUTHZ_ALLOW_TTL_SECONDS`` (10), ``AUTHZ_DENY_TTL_SECONDS`` (5).
 
-Gotchas: Envoy sends the check as the original method with the configured path prefix plus the
+Gotchas: TCP_NODELAY on both connections (Nagle + delayed ACK otherwise add ~40 ms per call). Envoy sends the check as the original method with the configured path prefix plus the
 original path, without the body; any 2xx allows and any other status is returned to the client.
 HTTP/1.1 keep-alive on both sides (Envoy -> here, here -> OpenFGA) keeps the added latency low.
 """
@@ -30,6 +30,7 @@ import bisect
 import http.client
 import json
 import os
+import socket
 import sys
 import threading
 import time
@@ -146,6 +147,11 @@ class OpenFgaClient:
         if conn is None:
             cls = http.client.HTTPSConnection if self.scheme == "https" else http.client.HTTPConnection
             conn = cls(self.host, self.port, timeout=self.timeout)
+            conn.connect()
+            # http.client writes headers and body in two sends: without TCP_NODELAY, Nagle + delayed
+            # ACK hold the body back ~40 ms on a kept-alive connection.
+            if conn.sock is not None:
+                conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self.local.conn = conn
         return conn
 
@@ -155,13 +161,15 @@ class OpenFgaClient:
             headers["Authorization"] = f"Bearer {self.token}"
         data = None if body is None else json.dumps(body).encode()
         for attempt in (0, 1):
-            conn = self._connection()
             try:
+                conn = self._connection()
                 conn.request(method, self.prefix + path, body=data, headers=headers)
                 response = conn.getresponse()
                 raw = response.read()
             except (OSError, http.client.HTTPException) as exc:
-                conn.close()
+                stale = cast(http.client.HTTPConnection | None, getattr(self.local, "conn", None))
+                if stale is not None:
+                    stale.close()
                 self.local.conn = None
                 # A kept-alive connection the server closed fails once; a fresh one is tried at most once.
                 if attempt == 0 and isinstance(
@@ -262,6 +270,7 @@ class Authorizer:
 def _handler(authorizer: Authorizer, tenant_header: str, model_header: str) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
 
         def _answer(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
