@@ -9,6 +9,7 @@ MODULES = (
     "gateway",
     "takeover",
     "capacity",
+    "charts",
 )
 
 
