@@ -10,6 +10,7 @@ MODULES = (
     "takeover",
     "capacity",
     "charts",
+    "openfga",
 )
 
 
