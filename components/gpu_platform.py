@@ -12,7 +12,7 @@ Linode stack never pays for importing ``pulumi_aws`` or ``pulumi_gcp``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -90,11 +90,14 @@ class GpuPlatform(pulumi.ComponentResource):
 
     def _install_addons(self, name: str, args: GpuPlatformArgs) -> None:
         spec = args.spec
+        # EKS brings its CSI driver and default StorageClass as resources add-ons with volumes wait for.
+        storage: Sequence[pulumi.Resource] = getattr(self.cluster, "storage_dependencies", ())
         scope = AddonScope(
             spec=spec,
             provider=self.cluster.provider,
             native=self.cluster.native,
             gpu_pools=self.cluster.gpu_pools,
+            storage=storage,
         )
         child = pulumi.ResourceOptions(parent=self)
         self.observability = (

@@ -3,7 +3,12 @@ it plugs into monitoring.
 
 Why: add-ons must never build providers or guess teardown order. :class:`AddonScope` carries the
 cluster's Kubernetes provider, the native cluster resource (``deleted_with``: when the cluster goes,
-nothing inside it is deleted one by one) and the GPU pools' scheduling facts. :class:`MonitoringHook`
+nothing inside it is deleted one by one) and the GPU pools' scheduling facts. ``deleted_with`` makes
+the engine skip the delete call when the named resource is deleted in the same operation
+(pulumi/pulumi ``pkg/resource/deploy/step.go``, ``DeleteStep.Apply``/``isDeletedWith``): right for
+ConfigMaps and RBAC, wrong for anything that owns a cloud resource — a LoadBalancer Service or a
+PersistentVolume outlives the cluster, and on EKS the VPC then cannot be deleted. Those use
+:meth:`AddonScope.owner_opts` instead (docs/decisions/eks-destroy-order.md). :class:`MonitoringHook`
 is what the observability add-on hands to the others so their ServiceMonitors, PodMonitors,
 PrometheusRules and dashboards carry exactly the labels Prometheus and Grafana select on.
 
@@ -27,6 +32,9 @@ from components.spec import PlatformSpec
 from components.versions import ChartPin
 
 SYSTEM_NODE_SELECTOR: Mapping[str, str] = {"gpuplane.io/pool": "system"}
+PVC_DELETED_WITH_STATEFULSET: Mapping[str, str] = {"whenDeleted": "Delete", "whenScaled": "Retain"}
+"""StatefulSet ``persistentVolumeClaimRetentionPolicy`` (GA in Kubernetes 1.32): deleting the StatefulSet
+deletes its PVCs (and so, with reclaim policy Delete, the cloud volumes); scaling down keeps them."""
 MANAGED_BY = {"app.kubernetes.io/managed-by": "gpuplane"}
 
 
@@ -38,6 +46,23 @@ class AddonScope:
     provider: k8s.Provider
     native: pulumi.Resource | None
     gpu_pools: Sequence[GpuPoolScheduling]
+    storage: Sequence[pulumi.Resource] = ()
+    """What a PersistentVolumeClaim needs to bind (EKS: the EBS CSI add-on and the default StorageClass);
+    empty where the cluster ships a default StorageClass."""
+
+    def owner_opts(
+        self, parent: pulumi.Resource, depends_on: Sequence[pulumi.Resource] = (), **extra: Any
+    ) -> pulumi.ResourceOptions:
+        """Options for an object that owns a cloud resource (a LoadBalancer, a PersistentVolume): *not*
+        ``deleted_with`` the cluster, so ``pulumi destroy`` really deletes it — and waits — while the
+        nodes, their controllers and the CSI driver still run (it depends on the provider, which the
+        cluster creates after its system nodes, and on :attr:`storage`)."""
+        return pulumi.ResourceOptions(
+            parent=parent,
+            provider=self.provider,
+            depends_on=[*depends_on, *self.storage],
+            **extra,
+        )
 
     def opts(
         self, parent: pulumi.Resource, depends_on: Sequence[pulumi.Resource] = (), **extra: Any
@@ -99,8 +124,11 @@ def helm_release(
     scope: AddonScope,
     parent: pulumi.Resource,
     depends_on: Sequence[pulumi.Resource] = (),
+    owns_cloud_resources: bool = False,
 ) -> k8s.helm.v3.Release:
-    """Install a pinned chart as a Helm release (hooks run, upgrades are atomic)."""
+    """Install a pinned chart as a Helm release (hooks run, upgrades are atomic). A release whose objects
+    own cloud resources (``owns_cloud_resources``) is uninstalled for real on destroy: the Helm release
+    provider waits for its objects to be gone (``atomic`` → ``uninstall.Wait``)."""
     return k8s.helm.v3.Release(
         resource_name,
         k8s.helm.v3.ReleaseArgs(
@@ -117,7 +145,7 @@ def helm_release(
             max_history=10,
             timeout=900,
         ),
-        opts=scope.opts(parent, depends_on),
+        opts=scope.owner_opts(parent, depends_on) if owns_cloud_resources else scope.opts(parent, depends_on),
     )
 
 

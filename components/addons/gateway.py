@@ -967,7 +967,9 @@ class AiGateway(pulumi.ComponentResource):
             kind="Gateway",
             metadata=meta(GATEWAY_NAME),
             spec=gateway_spec(spec, tls_secret_name),
-            opts=scope.opts(self, [*eg_crs, gateway_class, envoy_proxy, *tls_deps]),
+            # The Gateway makes Envoy Gateway create a LoadBalancer Service (an ELB, a forwarding rule, a
+            # NodeBalancer): it is deleted for real on destroy, while the controller still runs.
+            opts=scope.owner_opts(self, [*eg_crs, gateway_class, envoy_proxy, *tls_deps]),
         )
         client_headers = custom_resource(
             f"{name}-client-headers",

@@ -56,6 +56,7 @@ import pulumi_random as random
 from components.addons import authz
 from components.addons.base import (
     MANAGED_BY,
+    PVC_DELETED_WITH_STATEFULSET,
     SYSTEM_NODE_SELECTOR,
     AddonScope,
     MonitoringHook,
@@ -154,6 +155,7 @@ def postgres_statefulset_spec(spec: PlatformSpec) -> dict[str, Any]:
                 "volumes": [{"name": "run", "emptyDir": {}}, {"name": "tmp", "emptyDir": {}}],
             },
         },
+        "persistentVolumeClaimRetentionPolicy": dict(PVC_DELETED_WITH_STATEFULSET),
         "volumeClaimTemplates": [
             {
                 "metadata": {"name": "data"},
@@ -312,7 +314,8 @@ class OpenFga(pulumi.ComponentResource):
                 f"{name}-postgres",
                 metadata=meta(POSTGRES_NAME),
                 spec=postgres_statefulset_spec(spec),  # pyright: ignore[reportArgumentType]
-                opts=scope.opts(self, [ns, datastore]),
+                # Owns a PersistentVolume: deleted for real on destroy (not deleted_with the cluster).
+                opts=scope.owner_opts(self, [ns, datastore]),
             )
             service = k8s.core.v1.Service(
                 f"{name}-postgres-service",

@@ -178,7 +178,8 @@ def test_kubernetes_children_use_the_cluster_provider_and_die_with_the_cluster(
             assert not child.provider.startswith(provider.urn)  # a random provider, never the cluster's
             continue
         assert child.provider == f"{provider.urn}::{provider.id}", child.name
-        if NATIVE_TYPES[cloud] is None:
+        if NATIVE_TYPES[cloud] is None or child.name == "gp-obs-stack":
+            # The release owns Prometheus' PersistentVolume: destroy deletes it for real (test_destroy_order.py).
             assert child.deleted_with == "", child.name
         else:
             assert rec.by_urn(child.deleted_with).type == NATIVE_TYPES[cloud], child.name
@@ -480,7 +481,8 @@ def test_grafana_sidecar_loads_the_dashboards_configmaps(recordings: dict[str, R
 
 @pytest.mark.parametrize("cloud", CLOUDS)
 def test_every_rendered_object_validates_upstream(recordings: dict[str, Recording], cloud: str) -> None:
-    objects = _sent_objects(recordings[cloud])
+    # The cluster's own objects (EKS: the default StorageClass) are tested with the cluster.
+    objects = [o for o in _sent_objects(recordings[cloud]) if o["kind"] != "StorageClass"]
     assert sorted(o["kind"] for o in objects) == [
         "ConfigMap",
         "ConfigMap",
