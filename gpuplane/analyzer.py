@@ -26,16 +26,27 @@ Fidelity notes (checked against pulumi/pulumi ``sdk/go/common/resource/plugin/an
   against each policy's schema, as ``pulumi preview --policy-pack-config`` does. Stricter than the CLI
   on purpose: an unknown policy name or property is an error, not silently ignored.
 - Only the process started here is ever stopped (terminate, wait, kill on timeout), also on errors.
+- The pack dies with the process that started it: on Linux it gets ``PR_SET_PDEATHSIG`` (SIGKILL)
+  from a ``preexec_fn``, so a ``gpuplane plan`` killed by a CI cancel (SIGTERM, SIGHUP, SIGKILL)
+  leaves no orphan. The signal follows the *thread* that forked, so :meth:`PolicyPackServer.launch`
+  must run on a thread that outlives the pack (the main thread in ``gpuplane``).
+- A pack that stops answering is noticed within seconds, not at the RPC deadline: every wait polls
+  the process; stopped (SIGSTOP, state ``T``), exited, or no CPU time used for
+  :data:`STALL_SECONDS` while a call is outstanding is an :class:`AnalyzerError` (exit 3).
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +62,10 @@ from gpuplane.recording import RecordedResource, Recording, unwrap_secrets
 PACK_DIR = Path(__file__).resolve().parents[1] / "policies"
 ENGINE_ADDRESS = "127.0.0.1:0"
 """What the pack is told as the engine address. Python packs never dial it."""
+
+STALL_SECONDS = 10.0
+"""A pack that uses no CPU for this long while a call is outstanding is hung."""
+POLL_SECONDS = 0.5
 
 LEVELS = ("advisory", "mandatory", "remediate", "disabled")
 SEVERITIES = ("", "low", "medium", "high", "critical")
@@ -89,6 +104,8 @@ class Violation:
     message: str
     urn: str
     severity: str = ""
+    remediation: str = ""
+    """The policy's remediation steps (``GetAnalyzerInfo``), printed under each violation."""
 
 
 @dataclass(frozen=True)
@@ -113,15 +130,78 @@ class PolicyConfigError(ValueError):
     """A policy config the pack would reject (unknown policy or property, wrong type or level)."""
 
 
+MAX_CONFIG_BYTES = 256 * 1024
+MAX_CONFIG_DEPTH = 32
+
+
 def load_config(path: Path) -> dict[str, Any]:
-    """Read a ``--policy-pack-config`` JSON file (``{"all": "mandatory", "<policy>": {...}}``)."""
+    """Read a ``--policy-pack-config`` JSON file (``{"all": "mandatory", "<policy>": {...}}``).
+
+    Bounded and strict: at most :data:`MAX_CONFIG_BYTES`, UTF-8, nesting at most
+    :data:`MAX_CONFIG_DEPTH`, no duplicate keys, no ``NaN``/``Infinity`` (not JSON, and the CLI's Go
+    decoder rejects them). Errors name the file and never echo its content."""
     try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
+        with path.open("rb") as stream:
+            raw = stream.read(MAX_CONFIG_BYTES + 1)
+    except OSError as error:
+        raise PolicyConfigError(f"{path}: cannot read: {error.strerror or error}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise PolicyConfigError(f"{path}: policy configs may be at most {MAX_CONFIG_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise PolicyConfigError(f"{path}: not UTF-8 (byte 0x{raw[error.start]:02x} at offset {error.start})") from None
+    if _json_depth(text) > MAX_CONFIG_DEPTH:
+        raise PolicyConfigError(f"{path}: nested deeper than {MAX_CONFIG_DEPTH} levels")
+    try:
+        data = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
+    except PolicyConfigError as error:
         raise PolicyConfigError(f"{path}: {error}") from None
+    except (ValueError, RecursionError) as error:
+        message = (
+            f"{error.msg} (line {error.lineno}, column {error.colno})"
+            if isinstance(error, json.JSONDecodeError)
+            else "not JSON"
+        )
+        raise PolicyConfigError(f"{path}: not valid JSON: {message}") from None
     if not isinstance(data, dict):
         raise PolicyConfigError(f"{path}: a policy config must be a JSON object")
     return cast(dict[str, Any], data)
+
+
+def _reject_constant(name: str) -> Any:
+    raise PolicyConfigError(f"{name} is not a JSON number")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise PolicyConfigError(f"key {json.dumps(key)[:80]} is given twice")
+        result[key] = value
+    return result
+
+
+def _json_depth(text: str) -> int:
+    """The deepest ``[``/``{`` nesting outside strings (checked before ``json.loads`` recurses)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
 
 
 def analyze(
@@ -153,6 +233,8 @@ class PolicyPackServer:
         self._info: list[PolicyInfo] | None = None
         self._lines: queue.Queue[str | None] = queue.Queue()
         self._remediating = True
+        self._connect_lock = threading.Lock()
+        self._last_cpu = (-1.0, 0.0)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -185,11 +267,17 @@ class PolicyPackServer:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
+            preexec_fn=_die_with_parent(os.getpid()) if sys.platform == "linux" else None,  # noqa: PLW1509
         )
+        self._last_cpu = (-1.0, time.monotonic())
         self._start_pumps(self._process)
 
     def connect(self) -> None:
         """Wait for the launched pack to print its port, then connect and handshake."""
+        with self._connect_lock:
+            self._connect()
+
+    def _connect(self) -> None:
         if self._process is None:
             raise AnalyzerError("the policy pack was not launched")
         if self._stub is not None:
@@ -197,15 +285,19 @@ class PolicyPackServer:
         try:
             port = self._await_port(self._process)
             self._channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=_GRPC_OPTIONS)
-            try:
-                grpc.channel_ready_future(self._channel).result(timeout=self.startup_timeout)
-            except grpc.FutureTimeoutError:
-                raise AnalyzerError(f"the policy pack's port {port} did not accept connections") from None
+            self._wait(grpc.channel_ready_future(self._channel), f"the policy pack's port {port} to accept connections")
             self._stub = analyzer_pb2_grpc.AnalyzerStub(self._channel)
             self._handshake()
         except BaseException:
             self.stop()
             raise
+
+    def kill_now(self) -> None:
+        """SIGKILL the pack without waiting (from a signal handler, on the way out)."""
+        process = self._process
+        if process is not None and process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
 
     def stop(self) -> None:
         """Stop the process this object started (and nothing else)."""
@@ -218,8 +310,10 @@ class PolicyPackServer:
             return
         if process.poll() is None:
             process.terminate()
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signal.SIGCONT)  # a stopped pack cannot act on SIGTERM until continued
             try:
-                process.wait(timeout=5)
+                process.wait(timeout=3)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=5)
@@ -254,11 +348,17 @@ class PolicyPackServer:
             pump.start()
 
     def _await_port(self, process: subprocess.Popen[bytes]) -> int:
+        deadline = time.monotonic() + self.startup_timeout
         while True:
             try:
-                line = self._lines.get(timeout=self.startup_timeout)
+                line = self._lines.get(timeout=POLL_SECONDS)
             except queue.Empty:
-                raise AnalyzerError(f"the policy pack did not print its port within {self.startup_timeout}s") from None
+                self._check_alive("print its port")
+                if time.monotonic() > deadline:
+                    raise AnalyzerError(
+                        f"the policy pack did not print its port within {self.startup_timeout}s"
+                    ) from None
+                continue
             if line is None:
                 process.wait(timeout=5)
                 self._pumps[1].join(timeout=5)  # all of stderr, for the message
@@ -270,14 +370,47 @@ class PolicyPackServer:
         text = "".join(self._stderr[-40:]).strip()
         return f":\n{text}" if text else ""
 
+    def _check_alive(self, doing: str) -> None:
+        """Raise when the pack is stopped, gone, or has used no CPU for :data:`STALL_SECONDS`."""
+        process = self._process
+        if process is None:
+            raise AnalyzerError("the policy pack is not running")
+        if process.poll() is not None:
+            raise AnalyzerError(f"the policy pack exited with code {process.returncode}{self._stderr_tail()}")
+        state, cpu = _process_state(process.pid)
+        if state in ("T", "t"):
+            raise AnalyzerError(f"the policy pack (pid {process.pid}) is stopped (SIGSTOP?) while it should {doing}")
+        now = time.monotonic()
+        last_cpu, since = self._last_cpu
+        if cpu != last_cpu:
+            self._last_cpu = (cpu, now)
+        elif now - since > STALL_SECONDS:
+            raise AnalyzerError(
+                f"the policy pack (pid {process.pid}) used no CPU for {STALL_SECONDS:.0f}s while it should {doing}: hung"
+            )
+
+    def _wait(self, future: Any, doing: str) -> Any:
+        """``future.result()``, polling the pack so a stopped or hung pack fails within seconds."""
+        self._last_cpu = (-1.0, time.monotonic())
+        while True:
+            try:
+                return future.result(timeout=POLL_SECONDS)
+            except grpc.FutureTimeoutError:
+                try:
+                    self._check_alive(doing)
+                except AnalyzerError:
+                    future.cancel()
+                    raise
+
     def _call(self, method: str, request: Any, what: str = "") -> Any:
         if self._stub is None:
             raise AnalyzerError("the policy pack is not running")
+        where = f" for {what}" if what else ""
         try:
-            return getattr(self._stub, method)(request, timeout=self.rpc_timeout)
+            future = getattr(self._stub, method).future(request, timeout=self.rpc_timeout)
+            return self._wait(future, f"answer {method}{where}")
         except grpc.RpcError as error:
             call = cast(grpc.Call, error)
-            where = f" for {what}" if what else ""
             raise AnalyzerError(f"policy pack {method}{where} failed: {call.details()}{self._stderr_tail()}") from None
 
     def _handshake(self) -> None:
@@ -288,7 +421,7 @@ class PolicyPackServer:
             program_directory=str(self.pack_dir),
         )
         try:
-            stub.Handshake(request, timeout=self.rpc_timeout)
+            self._wait(stub.Handshake.future(request, timeout=self.rpc_timeout), "answer Handshake")
         except grpc.RpcError as error:
             if cast(grpc.Call, error).code() != grpc.StatusCode.UNIMPLEMENTED:
                 raise AnalyzerError(f"policy pack Handshake failed: {cast(grpc.Call, error).details()}") from None
@@ -393,6 +526,11 @@ class PolicyPackServer:
             ),
         )
 
+    def with_remediation(self, violations: Sequence[Violation]) -> list[Violation]:
+        """``violations`` with each policy's remediation steps attached."""
+        steps = {p.name: p.remediation for p in self.info()}
+        return [dataclasses.replace(v, remediation=steps.get(v.policy, "")) for v in violations]
+
     def analyze_stack(
         self, resources: Sequence[RecordedResource], by_urn: Mapping[str, RecordedResource]
     ) -> list[Violation]:
@@ -441,7 +579,10 @@ class AnalysisSession:
     Like the engine, which analyses each resource as it is registered, this overlaps the pack's work
     (in its own process, on another core) with the program's. A worker thread connects to the pack
     (waiting for its start-up if needed), configures it for the stack, analyses the root stack and then
-    every resource handed to :meth:`add`; :meth:`finish` adds the stack-wide ``AnalyzeStack``.
+    every resource handed to :meth:`add`; after :meth:`close` it adds the stack-wide ``AnalyzeStack``
+    on its own, so the caller can run the next stack's program meanwhile. ``after``: the previous
+    stack's session; this one touches the pack only once that one is done (one pack, one
+    configuration at a time). :meth:`result` waits for the verdict.
     """
 
     def __init__(
@@ -452,9 +593,11 @@ class AnalysisSession:
         stack: str,
         config: Mapping[str, Any] | None,
         organization: str = "organization",
+        after: AnalysisSession | None = None,
     ) -> None:
         self._server = server
         self._project, self._stack, self._config, self._organization = project, stack, config, organization
+        self._after = after
         self._queue: queue.Queue[RecordedResource | None] = queue.Queue()
         self._resources: list[RecordedResource] = []
         self._by_urn: dict[str, RecordedResource] = {}
@@ -462,25 +605,37 @@ class AnalysisSession:
         self._error: BaseException | None = None
         self._drained = False  # the end-of-stack sentinel has been taken from the queue
         self._abandoned = False
+        self._closed = False
+        self._done = threading.Event()
         self._worker = threading.Thread(target=self._work, daemon=True)
         self._worker.start()
 
     def add(self, resource: RecordedResource) -> None:
         self._queue.put(resource)
 
+    def close(self) -> None:
+        """No more resources: the worker finishes the stack (``AnalyzeStack``) in the background."""
+        if not self._closed:
+            self._closed = True
+            self._queue.put(None)
+
     def finish(self) -> list[Violation]:
-        """Wait for every added resource, then analyse the whole stack; raises what the worker raised."""
-        self._queue.put(None)
-        self._worker.join()
+        """:meth:`close` and :meth:`result`."""
+        self.close()
+        return self.result()
+
+    def result(self) -> list[Violation]:
+        """Wait for the verdict; raises what the worker raised."""
+        self._done.wait()
         if self._error is not None:
             raise self._error
-        return self._violations + self._server.analyze_stack(self._resources, self._by_urn)
+        return list(self._violations)
 
     def abandon(self) -> None:
-        """Stop without a verdict (the program failed); errors of the worker are dropped."""
+        """Stop without a verdict (the program failed); errors of the worker are dropped. Returns at
+        once when the worker has not touched the pack yet (an invalid config never waits for it)."""
         self._abandoned = True
-        self._queue.put(None)
-        self._worker.join()
+        self.close()
 
     def _next(self) -> RecordedResource | None:
         resource = self._queue.get()
@@ -489,7 +644,13 @@ class AnalysisSession:
 
     def _work(self) -> None:
         try:
+            if self._after is not None:
+                self._after._done.wait()  # pyright: ignore[reportPrivateUsage]
+            if self._abandoned:
+                return
             self._server.connect()
+            if self._abandoned:
+                return
             self._server.configure(
                 project=self._project, stack=self._stack, config=self._config, organization=self._organization
             )
@@ -500,15 +661,49 @@ class AnalysisSession:
             while resource is not None:
                 self._analyze(resource)
                 resource = self._next()
+            if not self._abandoned:
+                self._violations.extend(self._server.analyze_stack(self._resources, self._by_urn))
+                self._violations = self._server.with_remediation(self._violations)
         except BaseException as error:
             self._error = error
-            while not self._drained:  # let add() callers go on; finish() reports the error
+        finally:
+            self._done.set()
+            while not self._drained:  # let add() callers go on; result() reports the error
                 self._next()
 
     def _analyze(self, resource: RecordedResource) -> None:
         self._resources.append(resource)
         self._by_urn[resource.urn] = resource
         self._violations.extend(self._server.analyze_resource(resource, self._by_urn))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Process helpers
+
+
+def _die_with_parent(parent: int) -> Any:
+    """A ``preexec_fn``: the child gets SIGKILL when the thread that forked it dies (Linux
+    ``PR_SET_PDEATHSIG``), and exits at once if the parent is already gone (the fork/prctl race)."""
+
+    def preexec() -> None:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return preexec
+
+
+def _process_state(pid: int) -> tuple[str, float]:
+    """(state letter, user+system CPU ticks) from ``/proc/<pid>/stat``; ("?", -1) where unknown."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return "?", -1.0
+    fields = text.rpartition(")")[2].split()
+    return fields[0], float(int(fields[11]) + int(fields[12]))
 
 
 # ---------------------------------------------------------------------------------------------------

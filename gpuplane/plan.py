@@ -7,7 +7,7 @@ cost estimate and policy violations; :func:`to_json` gives the stable JSON shape
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,9 @@ class StackPlan:
     errors: list[Problem] = field(default_factory=list[Problem])
     violations: list[Violation] = field(default_factory=list[Violation])
     policy_config: Path | None = None
+    policy_config_reason: str = ""
+    """Why ``policy_config`` applies (or why none does): printed in the report and the JSON."""
+    warnings: list[str] = field(default_factory=list[str])
 
     @property
     def cost(self) -> CostEstimate | None:
@@ -52,6 +55,7 @@ def plan_stack(
 
     plan = StackPlan(stack=stack_file.name, path=stack_file.path)
     region = stack_file.config.get("gpuplane:region", "us-east-1")
+    file_problems = [Problem(p.key, p.message) for p in stack_file.problems]
 
     def program() -> None:
         plan.spec = main().spec
@@ -68,6 +72,10 @@ def plan_stack(
         )
     except ConfigError as error:
         plan.errors = list(error.problems)
+    if file_problems:  # every problem of every stage at once: the file's, then the program's
+        plan.errors = file_problems + plan.errors
+        plan.spec = None
+        plan.recording = Recording()
     return plan
 
 
@@ -118,34 +126,93 @@ def tenant_queues(plan: StackPlan) -> list[TenantQueue]:
                 weight=None if weight is None else float(weight),
             )
         )
-    return result
+    return sorted(result, key=lambda q: q.cluster_queue)
 
 
 def plan_with_policies(
     stack_file: stackfiles.StackFile, server: PolicyPackServer, config_path: Path | None
 ) -> StackPlan:
     """Plan one stack while the policy pack analyses each resource as it is registered (as the engine
-    does), then the whole stack. One pack process serves every stack."""
-    config = None if config_path is None else load_config(config_path)
-    session = AnalysisSession(server, project=stackfiles.project_name(), stack=stack_file.name, config=config)
+    does), then the whole stack."""
+    return plan_all([stack_file], server, lambda _: PolicyChoice(config_path, "given"))[0]
+
+
+@dataclass(frozen=True)
+class PolicyChoice:
+    path: Path | None
+    reason: str
+    warning: str = ""
+
+
+def plan_all(
+    stack_files: Sequence[stackfiles.StackFile],
+    server: PolicyPackServer,
+    choose: Callable[[str], PolicyChoice],
+) -> list[StackPlan]:
+    """Plan every stack with one pack process. Stack N+1's program runs while the pack still
+    finishes stack N (its last resources and ``AnalyzeStack``); the pack serves one stack at a time."""
+    pending: list[tuple[StackPlan, AnalysisSession | None]] = []
+    previous: AnalysisSession | None = None
     try:
-        plan = plan_stack(stack_file, on_register=session.add)
-    except BaseException:
-        session.abandon()
-        raise
-    if plan.errors:
-        session.abandon()
-        return plan
-    plan.policy_config = config_path
-    plan.violations = session.finish()
-    return plan
+        for stack_file in stack_files:
+            choice = choose(stack_file.name)
+            config = None if choice.path is None else load_config(choice.path)
+            session = AnalysisSession(
+                server, project=stackfiles.project_name(), stack=stack_file.name, config=config, after=previous
+            )
+            previous = session
+            try:
+                plan = plan_stack(stack_file, on_register=session.add)
+            except BaseException:
+                session.abandon()
+                raise
+            plan.policy_config, plan.policy_config_reason = choice.path, choice.reason
+            if choice.warning:
+                plan.warnings.append(choice.warning)
+            if plan.errors:
+                session.abandon()
+                pending.append((plan, None))
+            else:
+                session.close()
+                pending.append((plan, session))
+        for plan, session in pending:
+            if session is not None:
+                plan.violations = session.result()
+    finally:
+        for _, session in pending:
+            if session is not None:
+                session.abandon()
+    return [plan for plan, _ in pending]
 
 
 def policy_config_for(stack: str, pack_dir: Path) -> Path | None:
     """``<stack>`` named ``<cloud>-<env>`` uses ``policies/config/<env>.json`` when it exists."""
+    return choose_policy_config(stack, pack_dir).path
+
+
+def choose_policy_config(stack: str, pack_dir: Path) -> PolicyChoice:
+    """Which policy config a stack gets and why; a near-miss env name (``prod`` for ``production``)
+    gets the pack defaults and a warning naming the file it probably meant."""
+    import difflib
+
     env = stack.rpartition("-")[2]
-    candidate = pack_dir / "config" / f"{env}.json"
-    return candidate if env and candidate.is_file() else None
+    config_dir = pack_dir / "config"
+    candidate = config_dir / f"{env}.json"
+    if "-" in stack and env and candidate.is_file():
+        return PolicyChoice(candidate, f"the stack name ends in -{env}")
+    known = sorted(p.stem for p in config_dir.glob("*.json")) if config_dir.is_dir() else []
+    reason = (
+        f"no {config_dir.name}/{env}.json for a stack ending in -{env}" if "-" in stack else "stack name has no -<env>"
+    )
+    close = [k for k in known if k.startswith(env) or env.startswith(k)] if env else []
+    close = close or difflib.get_close_matches(env, known, n=1, cutoff=0.6)
+    warning = ""
+    if close and "-" in stack:
+        warning = (
+            f"stack {stack} gets the pack defaults, not {config_dir.name}/{close[0]}.json: "
+            f"rename the stack to ...-{close[0]} or pass --policy-config {config_dir / (close[0] + '.json')}"
+        )
+    return PolicyChoice(None, f"pack defaults ({reason}; per-env configs: {', '.join(known) or 'none'})", warning)
 
 
 def charts(plan: StackPlan) -> list[dict[str, str]]:
@@ -208,8 +275,17 @@ def to_json(plan: StackPlan) -> dict[str, Any]:
             for q in tenant_queues(plan)
         ],
         "policy_config": None if plan.policy_config is None else str(plan.policy_config),
+        "policy_config_reason": plan.policy_config_reason,
+        "warnings": list(plan.warnings),
         "violations": [
-            {"policy": v.policy, "level": v.level, "message": v.message, "urn": v.urn, "severity": v.severity}
+            {
+                "policy": v.policy,
+                "level": v.level,
+                "message": v.message,
+                "urn": v.urn,
+                "severity": v.severity,
+                "remediation": v.remediation,
+            }
             for v in sorted_violations(plan)
         ],
         "errors": [{"key": p.key, "message": p.message} for p in plan.errors],

@@ -11,7 +11,7 @@ from gpuplane.plan import StackPlan, charts, resource_counts, sorted_violations,
 SYSTEM_LABEL = f"{POOL_LABEL}={SYSTEM_POOL_NAME}"
 
 
-def write_report(plan: StackPlan, out: TextIO) -> None:
+def write_report(plan: StackPlan, out: TextIO, *, verbose: bool = False) -> None:
     spec = plan.spec
     out.write(f"== stack {plan.stack} ({plan.path})\n")
     if spec is None:
@@ -24,7 +24,7 @@ def write_report(plan: StackPlan, out: TextIO) -> None:
         f"   cloud {spec.cloud}, region {spec.region}, cluster {spec.cluster_name}, Kubernetes {spec.kubernetes_version}"
     )
     out.write(", production\n" if spec.production else "\n")
-    _write_resources(plan, out)
+    _write_resources(plan, out, verbose=verbose)
     _write_pools(plan, out)
     _write_tenants(plan, out)
     _write_addons(plan, out)
@@ -34,11 +34,22 @@ def write_report(plan: StackPlan, out: TextIO) -> None:
     out.write("\n")
 
 
-def _write_resources(plan: StackPlan, out: TextIO) -> None:
+def _write_resources(plan: StackPlan, out: TextIO, *, verbose: bool) -> None:
+    """One line by provider package (``aws 31, kubernetes 97 ...``); every type under ``--verbose``."""
     counts = resource_counts(plan.recording)
-    out.write(f"   resources: {sum(n for _, n in counts)}\n")
+    by_package: dict[str, int] = {}
     for type_, count in counts:
-        out.write(f"     {count:4d}  {type_}\n")
+        package = type_.split(":", 1)[0]
+        if package == "pulumi":
+            package = "providers"
+        by_package[package] = by_package.get(package, 0) + count
+    summary = ", ".join(f"{package} {count}" for package, count in sorted(by_package.items()))
+    out.write(
+        f"   resources: {sum(n for _, n in counts)} ({summary}){'' if verbose else '; --verbose lists every type'}\n"
+    )
+    if verbose:
+        for type_, count in counts:
+            out.write(f"     {count:4d}  {type_}\n")
 
 
 def _write_pools(plan: StackPlan, out: TextIO) -> None:
@@ -81,7 +92,7 @@ def _write_tenants(plan: StackPlan, out: TextIO) -> None:
         return
     capacity = spec.gpu_capacity()
     out.write("   tenants (quota in nvidia.com/gpu units / capacity at maxNodes):\n")
-    for tenant in spec.tenants:
+    for tenant in sorted(spec.tenants, key=lambda t: t.name):
         quotas = ", ".join(f"{gpu} {q}/{capacity.get(gpu, 0)}" for gpu, q in sorted(tenant.quotas.items()))
         out.write(f"     {tenant.name:<16} weight {tenant.weight:g}: {quotas or 'no quota'}\n")
 
@@ -129,6 +140,10 @@ def _write_cost(plan: StackPlan, out: TextIO) -> None:
 
 def _write_violations(plan: StackPlan, out: TextIO) -> None:
     config = "pack defaults" if plan.policy_config is None else str(plan.policy_config)
+    if plan.policy_config_reason and plan.policy_config is not None:
+        config += f": {plan.policy_config_reason}"
+    elif plan.policy_config_reason:
+        config = plan.policy_config_reason
     if not plan.violations:
         out.write(f"   policies ({config}): no violations\n")
         return
@@ -141,3 +156,5 @@ def _write_violations(plan: StackPlan, out: TextIO) -> None:
         for violation in found:
             where = violation.urn or "the whole stack"
             out.write(f"     [{violation.policy}] {violation.message}\n       at {where}\n")
+            for line in violation.remediation.strip().splitlines():
+                out.write(f"       fix: {line.strip()}\n" if line.strip() else "")

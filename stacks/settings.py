@@ -13,11 +13,19 @@ entries are the external model providers' credentials (``pulumi config set --sec
 naming a missing entry, or the key stored in plain text, is an error naming the key. With
 ``openfga.datastore: external`` the Postgres URI is the secret ``gpuplane:openfgaDatastoreUri``. Both
 reach the program only as ``pulumi.Output.secret`` values.
+
+Every leaf is secret or plain text by its key's kind: the three keys above are secret (read with
+``require_secret``), every spec key is plain text. A spec key stored as a secret
+(``pulumi config set --secret gpuplane:tags ...``) is an error naming it, because its value becomes
+plain fields of the spec and would be stored and rendered unredacted; the value of a secret key is
+never part of a message, even when it does not parse. ``gcp:project`` is required (a string) on GCP
+stacks: the Google provider would otherwise fall back to ambient credentials' project.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -33,6 +41,7 @@ MODEL_CREDENTIALS_KEY = "modelCredentials"
 OPENFGA_DATASTORE_URI_KEY = "openfgaDatastoreUri"
 _STRING_KEYS = frozenset({"cloud", "region", "kubernetesVersion", "clusterName", "kubeconfigContext"})
 _PROVIDER_REGION_KEYS = {"aws": "aws:region", "gcp": "gcp:region"}
+_GCP_PROJECT = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")
 
 
 def spec_keys() -> tuple[str, ...]:
@@ -67,6 +76,15 @@ def load() -> Settings:
         value = config.get(key)
         if value is None:
             continue
+        if runtime_config.is_config_secret(_full_key(key)):
+            problems.append(
+                Problem(
+                    _full_key(key),
+                    "stored as a secret, but it is a plain setting (its value ends up in plain resource "
+                    f"fields); set it again without --secret: pulumi config set {_full_key(key)} ...",
+                )
+            )
+            continue
         parsed = _parse_value(key, value)
         if isinstance(parsed, Problem):
             problems.append(parsed)
@@ -78,6 +96,7 @@ def load() -> Settings:
     except SpecError as exc:
         problems.extend(Problem(_full_key(p.key), p.message) for p in exc.problems)
     problems.extend(_provider_region_problems(raw))
+    problems.extend(_gcp_project_problems(raw))
     kubeconfig = _kubeconfig(config, raw.get("cloud"), problems, raw.get("kubeconfigContext"))
     credentials = _model_credentials(spec, problems)
     datastore_uri = _openfga_datastore_uri(config, spec, problems)
@@ -111,11 +130,42 @@ def _unknown_keys() -> Iterator[Problem]:
 
 def _parse_value(key: str, value: str) -> Any:
     if key in _STRING_KEYS:
+        if key == "kubernetesVersion" and _looks_like_float_version(value):
+            return Problem(
+                _full_key(key),
+                f"YAML read the unquoted version as the number {value} (1.30 becomes 1.3); "
+                f'quote it: kubernetesVersion: "{value}0"',
+            )
         return value
     try:
         return json.loads(value)
-    except json.JSONDecodeError:
-        return Problem(_full_key(key), f"expected a structured value (YAML map/list/number/bool), got {value!r}")
+    except (json.JSONDecodeError, RecursionError):
+        shown = value if len(value) <= 80 else value[:80] + "..."
+        return Problem(_full_key(key), f"expected a structured value (YAML map/list/number/bool), got {shown!r}")
+
+
+def _looks_like_float_version(value: str) -> bool:
+    """``1.3``: what YAML makes of an unquoted ``1.30`` (a float, trailing zero lost)."""
+    major, _, minor = value.partition(".")
+    return major == "1" and minor.isdigit() and len(minor) == 1
+
+
+def _gcp_project_problems(raw: Mapping[str, Any]) -> Iterator[Problem]:
+    if raw.get("cloud") != "gcp":
+        return
+    project = _all_config().get("gcp:project")
+    if project is None:
+        yield Problem("gcp:project", "GCP stacks need the project id: pulumi config set gcp:project <project-id>")
+        return
+    try:
+        decoded: Any = json.loads(project)
+    except (json.JSONDecodeError, RecursionError):
+        decoded = project  # a plain string
+    if not isinstance(decoded, str) or not _GCP_PROJECT.match(decoded):
+        yield Problem(
+            "gcp:project",
+            "must be a GCP project id (6-30 characters: lowercase letters, digits, '-', starting with a letter)",
+        )
 
 
 def _provider_region_problems(raw: Mapping[str, Any]) -> Iterator[Problem]:
@@ -125,10 +175,8 @@ def _provider_region_problems(raw: Mapping[str, Any]) -> Iterator[Problem]:
         return
     provider_region = _all_config().get(provider_key)
     if provider_region is not None and provider_region != region:
-        yield Problem(
-            provider_key,
-            f"{provider_region!r} differs from gpuplane:region {region!r}; set both to the same region",
-        )
+        shown = "its value" if runtime_config.is_config_secret(provider_key) else repr(provider_region)
+        yield Problem(provider_key, f"{shown} differs from gpuplane:region {region!r}; set both to the same region")
 
 
 def _kubeconfig(

@@ -14,22 +14,23 @@ def test_refuses_a_directory_it_did_not_write(tmp_path: Path, capsys: pytest.Cap
 
     assert cli.main(["render", "existing-dev", "--out", str(tmp_path)]) == cli.EXIT_CONFIG
 
-    assert "is not empty and was not written by gpuplane render" in capsys.readouterr().err
+    assert "notes.txt (not written by gpuplane render)" in capsys.readouterr().err
     assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
 
 
-def test_a_re_render_replaces_the_previous_tree(tmp_path: Path) -> None:
+def test_a_re_render_replaces_its_own_files_and_keeps_the_directory(tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert cli.main(["render", "existing-dev", "--out", str(out)]) == cli.EXIT_OK
-    (out / "stale-object.yaml").write_text("kind: Stale\n")
     first = sorted(p.name for p in out.iterdir())
+    inode = out.stat().st_ino
 
     assert cli.main(["render", "existing-dev", "--out", str(out)]) == cli.EXIT_OK
 
-    assert not (out / "stale-object.yaml").exists()
-    assert sorted(p.name for p in out.iterdir()) == [n for n in first if n != "stale-object.yaml"]
+    assert sorted(p.name for p in out.iterdir()) == first
+    assert out.stat().st_ino == inode
     assert (out / render.MARKER).is_file()
-    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no staging directory left behind
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+    assert not [p for p in out.iterdir() if p.name.startswith(".gpuplane-render-staging")]
 
 
 def test_unknown_stack_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
