@@ -180,9 +180,9 @@ def _as_ipv4(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> ipaddres
     if not isinstance(network, ipaddress.IPv6Network):
         return None
     for embedding in (_IPV4_MAPPED, *_IPV4_TRANSLATED):
-        if network.subnet_of(embedding):
+        if isinstance(embedding, ipaddress.IPv6Network) and network.subnet_of(embedding):
             host = int(network.network_address) & 0xFFFFFFFF
-            return ipaddress.ip_network((host, max(0, network.prefixlen - 96)), strict=False)
+            return ipaddress.IPv4Network((host, max(0, network.prefixlen - 96)), strict=False)
     return None
 
 
@@ -200,7 +200,7 @@ def open_cidr_findings(
     v4: list[ipaddress.IPv4Network] = []
     v6: list[ipaddress.IPv6Network] = []
     for cidr in cidrs:
-        text = cidr.strip() if isinstance(cidr, str) else ""
+        text = cidr.strip()
         try:
             network = ipaddress.ip_network(text, strict=False)
         except ValueError:
@@ -263,6 +263,8 @@ class Resource:
     name: str
     urn: str
     props: Mapping[str, Any]
+    dependencies: tuple[str, ...] = ()
+    """URNs this resource depends on (stack policies only; resource policies do not see them)."""
 
 
 @dataclass(frozen=True)
@@ -440,7 +442,10 @@ def stack_policy(meta: Meta, check: StackCheck) -> StackValidationPolicy:
 
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
         config = effective_config(meta, cast(Mapping[str, Any] | None, args.get_config()))
-        resources = [Resource(r.resource_type, r.name, r.urn, r.props) for r in args.resources]
+        resources = [
+            Resource(r.resource_type, r.name, r.urn, r.props, tuple(d.urn for d in r.dependencies))
+            for r in args.resources
+        ]
         for finding in check(resources, config):
             if finding.urn and excluded(urn_name(finding.urn), finding.urn, config):
                 continue
@@ -1006,7 +1011,26 @@ _CREDENTIAL_SUFFIXES = (
     "kubeconfig",
     "credentials",
 )
-_EMBEDDED_CREDENTIALS = re.compile(r"^[a-z][a-z0-9+.-]*://[^/@\s:]+:[^/@\s]+@", re.IGNORECASE)
+_EMBEDDED_CREDENTIALS = re.compile(r"^[a-z][a-z0-9+.:-]*://[^/@\s:]*:[^/@\s]+@", re.IGNORECASE)
+"""``scheme://user:password@`` -- the user may be empty (``redis://:pw@host``), the scheme may nest
+(``jdbc:postgresql://``)."""
+_DSN_PASSWORD = re.compile(r"(?:^|\s)(?:password|passwd|pwd)\s*=\s*('[^']+'|[^\s'$][^\s]*)", re.IGNORECASE)
+"""libpq/ODBC key=value connection strings: ``host=db user=app password=hunter2``."""
+_QUERY_PASSWORD = re.compile(r"[?&;](?:password|passwd|pwd|secret|token|apikey|api_key)=[^&;\s$]+", re.IGNORECASE)
+"""``jdbc:postgresql://db/app?user=app&password=hunter2`` and ``...;password=x`` (JDBC/ADO)."""
+
+
+def credential_in_text(value: str) -> str | None:
+    """What kind of credential a literal string carries (a URI with userinfo, a DSN ``password=``, a
+    ``?password=`` query parameter), or ``None``."""
+    text = value.strip()
+    if _EMBEDDED_CREDENTIALS.match(text):
+        return "a URI with embedded credentials"
+    if (_QUERY_PASSWORD.search(text) and "://" in text) or (text.startswith("jdbc:") and _QUERY_PASSWORD.search(text)):
+        return "a connection string with a password parameter"
+    if _DSN_PASSWORD.search(text):
+        return "a connection string with password="
+    return None
 
 
 def normalized_key(key: str) -> str:
@@ -1019,5 +1043,5 @@ def is_credential_key(key: str) -> bool:
 
 
 def has_embedded_credentials(value: str) -> bool:
-    """``postgres://user:pass@host/db`` and friends."""
-    return bool(_EMBEDDED_CREDENTIALS.match(value.strip()))
+    """``postgres://user:pass@host/db``, ``redis://:pass@host``, libpq ``password=...`` and friends."""
+    return credential_in_text(value) is not None

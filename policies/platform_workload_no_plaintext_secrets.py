@@ -20,6 +20,7 @@ from typing import Any, cast
 
 from pulumi_policy import EnforcementLevel, Severity
 
+from ._pods import embedded_documents, find_pod_specs
 from ._secrets import is_secret
 from ._support import (
     Meta,
@@ -28,13 +29,13 @@ from ._support import (
     as_map,
     as_str,
     containers,
+    credential_in_text,
     has_embedded_credentials,
     helm_chart,
     is_credential_key,
     k8s_kind,
     namespace_of,
     normalized_key,
-    pod_templates,
     resource_policy,
     str_list,
 )
@@ -116,8 +117,11 @@ def _values(value: object, path: str, config: Mapping[str, Any]) -> Iterator[str
         for key, item in mapping.items():
             child = f"{path}.{key}"
             if isinstance(item, str) and item and not is_secret(item):
-                if _credential(key, config) or has_embedded_credentials(item):
+                if (_credential(key, config) and not _placeholder(item)) or has_embedded_credentials(item):
                     yield child
+                else:
+                    for number, document in enumerate(embedded_documents(item)):
+                        yield from _values(document, f"{child}<document {number}>", config)
             else:
                 yield from _values(item, child, config)
     elif isinstance(value, Sequence) and not isinstance(value, str | bytes):
@@ -130,6 +134,9 @@ def _values(value: object, path: str, config: Mapping[str, Any]) -> Iterator[str
                 yield f"{path}[{index}]"
             elif not isinstance(item, str):
                 yield from _values(item, f"{path}[{index}]", config)
+            elif not is_secret(item):
+                for number, document in enumerate(embedded_documents(item)):
+                    yield from _values(document, f"{path}[{index}]<document {number}>", config)
 
 
 def check(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
@@ -142,24 +149,34 @@ def check(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
             )
         return
     _, kind = k8s_kind(resource.type)
+    if not kind:
+        return
     title = f"{kind} {namespace_of(resource)}/{resource.name}"
-    for template in pod_templates(resource):
+    if kind in ("ConfigMap", "ConfigMapPatch"):
+        yield from _config_map(resource, title, config)
+        return
+    if kind in ("Secret", "SecretPatch"):
+        return  # the provider keeps Secret data secret in state
+    props = {k: v for k, v in resource.props.items() if k != "metadata"}
+    yield from _pod_findings(props, title, config)
+
+
+def _pod_findings(props: Mapping[str, Any], title: str, config: Mapping[str, Any]) -> Iterator[str]:
+    """Literal credentials in the env, args and command of every container of every pod spec."""
+    for template in find_pod_specs(props, ""):
         for container_name, container in containers(template.spec):
             for index, entry in enumerate(as_map(e) for e in as_list(container.get("env"))):
                 name = as_str(entry.get("name")) or f"env[{index}]"
                 value = entry.get("value")
                 if not isinstance(value, str) or not value:
                     continue
-                if _credential(name, config):
+                if _credential(name, config) and not _placeholder(value):
                     yield (
                         f"{title} container {container_name} sets env {name} as a literal value; "
                         "use valueFrom.secretKeyRef"
                     )
-                elif has_embedded_credentials(value):
-                    yield (
-                        f"{title} container {container_name} sets env {name} to a URI with embedded credentials; "
-                        "use valueFrom.secretKeyRef"
-                    )
+                elif what := credential_in_text(value):
+                    yield f"{title} container {container_name} sets env {name} to {what}; use valueFrom.secretKeyRef"
             for field_name in ("command", "args"):
                 entries = [e if isinstance(e, str) else "" for e in as_list(container.get(field_name))]
                 for index, what in dict.fromkeys(_argument_findings(entries, config)):
@@ -167,6 +184,46 @@ def check(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
                         f"{title} container {container_name} passes {what} in {field_name}[{index}] as a literal "
                         "value; read it from a Secret (env valueFrom.secretKeyRef, referenced as $(VAR))"
                     )
+
+
+_ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*[=:]\s*([^\s()\[\]{}]+)\s*$")
+_ENV_FILES = (".env", ".properties", ".ini", ".conf", ".cfg", ".toml")
+"""ConfigMap keys read line by line as ``KEY=value`` files (keys without an extension are too)."""
+
+
+def _placeholder(value: str) -> bool:
+    """A reference to a value kept elsewhere (``${VAR}``, ``$(VAR)``, ``{{ .Values.x }}``), not a credential."""
+    text = value.strip().strip(_QUOTES)
+    return (
+        not text or text.startswith(("$", "{{", "<")) or text.lower() in ("changeme", "none", "null", "true", "false")
+    )
+
+
+def _config_map(resource: Resource, title: str, config: Mapping[str, Any]) -> Iterator[str]:
+    """Credential-named keys with literal values, credentials inside values (URIs, DSNs), and inside
+    embedded YAML/JSON/env files: a ConfigMap is readable by anyone who can read the namespace."""
+    advice = "move it to a Secret (a Pulumi secret in state)"
+    for key, item in as_map(resource.props.get("data")).items():
+        if not isinstance(item, str) or not item or is_secret(item):
+            continue
+        if _credential(key, config) and not _placeholder(item):
+            yield f"{title} data.{key} holds a plaintext credential; {advice}"
+            continue
+        if what := credential_in_text(item):
+            yield f"{title} data.{key} holds {what}; {advice}"
+            continue
+        documents = embedded_documents(item)
+        for number, document in enumerate(documents):
+            for path in _values(document, f"data.{key}<document {number}>", config):
+                yield f"{title} {path} holds a plaintext credential; {advice}"
+        if documents or (not key.lower().endswith(_ENV_FILES) and "." in key):
+            continue
+        for line in item.splitlines():
+            found = _ENV_LINE.match(line)
+            if found and _credential(found.group(1), config) and not _placeholder(found.group(2)):
+                yield f"{title} data.{key} sets {found.group(1)} to a plaintext credential; {advice}"
+            elif found and (what := credential_in_text(found.group(2).strip(_QUOTES))):
+                yield f"{title} data.{key} sets {found.group(1)} to {what}; {advice}"
 
 
 POLICY = resource_policy(META, check)

@@ -11,6 +11,7 @@ MODULES = (
     "capacity",
     "charts",
     "openfga",
+    "credentials",
 )
 
 
