@@ -106,24 +106,17 @@ def _argument_findings(entries: Sequence[str], config: Mapping[str, Any]) -> Ite
                 yield index, flag.group(1) + flag.group(2)
 
 
+def _documents(text: str, path: str, config: Mapping[str, Any]) -> Iterator[str]:
+    """Findings inside a string that holds YAML/JSON documents (an embedded manifest or config file)."""
+    if is_secret(text):
+        return
+    for number, document in enumerate(embedded_documents(text)):
+        yield from _values(document, f"{path}<document {number}>", config)
+
+
 def _values(value: object, path: str, config: Mapping[str, Any]) -> Iterator[str]:
     if isinstance(value, Mapping):
-        mapping = cast(Mapping[str, object], value)
-        env_name = as_str(mapping.get("name"))
-        literal = mapping.get("value")
-        credential = bool(env_name) and _credential(env_name or "", config)
-        if credential and isinstance(literal, str) and literal and not is_secret(literal):
-            yield f"{path}.value (env {env_name})"
-        for key, item in mapping.items():
-            child = f"{path}.{key}"
-            if isinstance(item, str) and item and not is_secret(item):
-                if (_credential(key, config) and not _placeholder(item)) or has_embedded_credentials(item):
-                    yield child
-                else:
-                    for number, document in enumerate(embedded_documents(item)):
-                        yield from _values(document, f"{child}<document {number}>", config)
-            else:
-                yield from _values(item, child, config)
+        yield from _map_values(cast(Mapping[str, object], value), path, config)
     elif isinstance(value, Sequence) and not isinstance(value, str | bytes):
         # The engine's lists arrive as pulumi-policy proxies: Sequences, not lists.
         items = cast(Sequence[object], value)
@@ -132,11 +125,27 @@ def _values(value: object, path: str, config: Mapping[str, Any]) -> Iterator[str
         for index, item in enumerate(items):
             if index in flagged:
                 yield f"{path}[{index}]"
-            elif not isinstance(item, str):
+            elif isinstance(item, str):
+                yield from _documents(item, f"{path}[{index}]", config)
+            else:
                 yield from _values(item, f"{path}[{index}]", config)
-            elif not is_secret(item):
-                for number, document in enumerate(embedded_documents(item)):
-                    yield from _values(document, f"{path}[{index}]<document {number}>", config)
+
+
+def _map_values(mapping: Mapping[str, object], path: str, config: Mapping[str, Any]) -> Iterator[str]:
+    env_name = as_str(mapping.get("name"))
+    literal = mapping.get("value")
+    credential = bool(env_name) and _credential(env_name or "", config)
+    if credential and isinstance(literal, str) and literal and not is_secret(literal):
+        yield f"{path}.value (env {env_name})"
+    for key, item in mapping.items():
+        child = f"{path}.{key}"
+        if isinstance(item, str) and item and not is_secret(item):
+            if (_credential(key, config) and not _placeholder(item)) or has_embedded_credentials(item):
+                yield child
+            else:
+                yield from _documents(item, child, config)
+        else:
+            yield from _values(item, child, config)
 
 
 def check(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
