@@ -5,8 +5,12 @@
 - ``Check`` answers match the spec for every tenant x model and tenant x queue of every example
   stack, for the tenant userset (what the gateway's authorization service asks) and for every member.
 - The spec's answer as ``gpuplane access`` computes it equals the server's.
-- Paging past 100 stores (issue 14 item 5): the continuation token is base64 and must be escaped in
-  the query string; the sync script and the authorization service find a store on a later page.
+- Paging past 100 stores (issue 14 item 5): the sync script and the authorization service find a
+  store on a later page. (v1.18.3 encodes tokens with URL-safe base64, so the unescaped token also
+  worked here; tests/authz/test_continuation_tokens.py covers tokens with query-special characters.)
+- The sync script's "model unchanged" check against what the server returns: the server fills in
+  defaults (``module: ""``, ``source_info: null``...), and the second run wrote a new model every
+  time before the comparison ignored them.
 """
 
 from __future__ import annotations

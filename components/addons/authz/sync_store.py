@@ -65,12 +65,31 @@ def find_or_create_store(call: Transport, name: str) -> str:
     return str(call("POST", "/stores", {"name": name})["id"])
 
 
+_EMPTY: tuple[Any, ...] = (None, "", [], {})
+
+
+def _pruned(value: Any, key: str = "") -> Any:
+    """``value`` without null/empty fields: the server answers with every default filled in
+    (``"module": ""``, ``"source_info": null``, ``"condition": ""``, ``"relations": {}``) where the
+    model file omits them. ``this: {}`` (a directly assignable relation) is meaning, not a default."""
+    if isinstance(value, dict):
+        pruned: dict[str, Any] = {}
+        for name, item in cast(dict[str, Any], value).items():
+            kept = _pruned(item, name)
+            if name == "this" or kept not in _EMPTY:
+                pruned[name] = kept
+        return pruned
+    if isinstance(value, list):
+        return [_pruned(item, key) for item in cast(list[Any], value)]
+    return value
+
+
 def _canonical(model: Mapping[str, Any]) -> str:
     keep = {"schema_version": model.get("schema_version"), "type_definitions": model.get("type_definitions")}
     conditions = model.get("conditions")
     if conditions:
         keep["conditions"] = conditions
-    return json.dumps(keep, sort_keys=True)
+    return json.dumps(_pruned(keep), sort_keys=True)
 
 
 def ensure_model(call: Transport, store: str, model: Mapping[str, Any]) -> tuple[str, bool]:
