@@ -33,6 +33,8 @@ from pulumi.runtime import set_all_config
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await  # pyright: ignore[reportPrivateUsage]
 
+from gpuplane import expand
+
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 SIG_KEY = "4dabf18193072939515e22adb298388d"
 ACCOUNT_ID = "123456789012"
@@ -141,12 +143,15 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             protect=bool(request.protect),
             ignore_changes=list(request.ignoreChanges),
         )
-        self.recording.resources.append(resource)
-        if self.on_register is not None:
-            try:
-                self.on_register(resource)
-            except Exception as error:  # raised by run_program once the run has settled
-                self.listener_errors.append(error)
+        # yaml.v2 ConfigGroup/ConfigFile are constructed by the Kubernetes provider, which the mocks lack:
+        # register their children as the provider would (gpuplane/expand.py), so policies see them.
+        for registered in [resource, *expand.children(resource)]:
+            self.recording.resources.append(registered)
+            if self.on_register is not None:
+                try:
+                    self.on_register(registered)
+                except Exception as error:  # raised by run_program once the run has settled
+                    self.listener_errors.append(error)
         return response
 
 

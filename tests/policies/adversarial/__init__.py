@@ -12,6 +12,7 @@ MODULES = (
     "charts",
     "openfga",
     "credentials",
+    "parity",
 )
 
 
