@@ -3,7 +3,7 @@
 What: :func:`render_stack` takes a recording (``gpuplane plan``'s mock run) and renders each recorded
 ``kubernetes:helm.sh/v3:Release`` from the chart vendored at its pin (``third_party/charts``) with a real
 Helm 3 binary: ``helm template <release> <chart> --namespace <ns> --kube-version <stack's version>
---include-crds --api-versions ...`` with the release's recorded values. The result is every object the
+--include-crds --api-versions ...`` (the stack version's built-in GA APIs and every CRD's API) with the release's recorded values. The result is every object the
 cluster would receive, with the release namespace filled in for namespaced objects.
 
 Why: values checked only against a chart's defaults miss what the templates do with them (a label the
@@ -329,6 +329,39 @@ def _expand_lists(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return expanded
 
 
+_MINIMAL_BUILTIN_APIS = ("apiregistration.k8s.io/v1", "apiextensions.k8s.io/v1")
+
+
+def builtin_api_versions(kubernetes_version: str) -> set[str]:
+    """``group/version`` and ``group/version/Kind`` of every GA API a cluster of this version serves.
+
+    Helm's offline default set comes from client-go's scheme, which lacks the aggregator and
+    apiextensions groups (so prometheus-adapter would fall back to ``apiregistration.k8s.io/v1beta1``,
+    removed in 1.22) and stops at the Kubernetes version Helm was built against. The list is read from
+    kubernetes-validate's OpenAPI definitions for the stack's version (GA versions only: beta APIs are
+    off by default since 1.24); without that package, the two groups Helm lacks.
+    """
+    try:
+        import kubernetes_validate  # pyright: ignore[reportMissingTypeStubs]  # a test/CLI extra
+    except ImportError:
+        return set(_MINIMAL_BUILTIN_APIS)
+    base = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema"
+    definitions = base / f"{kube_version_flag(kubernetes_version)}-local-strict" / "_definitions.json"
+    if not definitions.is_file():
+        return set(_MINIMAL_BUILTIN_APIS)
+    apis: set[str] = set()
+    for definition in cast(dict[str, Any], json.loads(definitions.read_text())["$defs"]).values():
+        for gvk in cast(
+            list[dict[str, str]], cast(dict[str, Any], definition).get("x-kubernetes-group-version-kind") or []
+        ):
+            version = gvk["version"]
+            if not version[1:].isdigit():
+                continue
+            group_version = f"{gvk['group']}/{version}" if gvk["group"] else version
+            apis.update({group_version, f"{group_version}/{gvk['kind']}"})
+    return apis
+
+
 def crd_api_versions(objects: Sequence[Mapping[str, Any]]) -> set[str]:
     """``group/version`` and ``group/version/Kind`` served by the CRDs among ``objects``."""
     apis: set[str] = set()
@@ -366,23 +399,48 @@ def _with_namespace(objects: list[dict[str, Any]], namespace: str, cluster_scope
     return result
 
 
+_MENTIONS: dict[tuple[Path, str], bool] = {}
+
+
+def _mentions(chart_dir: Path, text: str) -> bool:
+    """Whether any file of the chart (subcharts included) contains ``text``."""
+    key = (chart_dir, text)
+    if key not in _MENTIONS:
+        _MENTIONS[key] = any(
+            text.encode() in p.read_bytes()
+            for p in chart_dir.rglob("*")
+            if p.is_file() and p.suffix in {".yaml", ".tpl", ".yml"}
+        )
+    return _MENTIONS[key]
+
+
+def _apis_for(release: Release, apis: Sequence[str]) -> Sequence[str]:
+    """The API list matters only to charts that ask ``.Capabilities.APIVersions``; others get none, so
+    both passes share one cached render."""
+    return apis if _mentions(release.chart_dir, "APIVersions") else ()
+
+
 def render_stack(
     recording: Recording, kubernetes_version: str, extra_objects: Sequence[Mapping[str, Any]] = ()
 ) -> list[RenderedRelease]:
     """Render every release of the recording. ``extra_objects``: what the program creates directly
     (its CRDs count for ``--api-versions`` too)."""
     found = releases(recording)
+    builtin = sorted(builtin_api_versions(kubernetes_version))
 
     def first(release: Release) -> list[dict[str, Any]]:
-        return render_release(release, kubernetes_version)
+        # Only to learn which CRDs the stack installs: charts without any need no first pass.
+        if not _mentions(release.chart_dir, "CustomResourceDefinition"):
+            return []
+        return render_release(release, kubernetes_version, _apis_for(release, builtin))
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
         plain = list(pool.map(first, found))
     everything = [obj for objects in plain for obj in objects] + [dict(o) for o in extra_objects]
-    apis = sorted(crd_api_versions(everything))
+    apis = sorted(crd_api_versions(everything) | set(builtin))
 
     def second(release: Release) -> list[dict[str, Any]]:
-        return render_release(release, kubernetes_version, apis)
+        return render_release(release, kubernetes_version, _apis_for(release, apis))
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
         final = list(pool.map(second, found))
