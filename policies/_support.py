@@ -33,6 +33,7 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy.proxy import UnknownValueError
 
 GPU_TAINT_KEY = "nvidia.com/gpu"
 GPU_RESOURCE = "nvidia.com/gpu"
@@ -423,6 +424,15 @@ def _policy_kwargs(meta: Meta) -> dict[str, Any]:
     }
 
 
+def unknown_message(meta: Meta, error: UnknownValueError) -> str:
+    """Fail closed on a value only known after deployment: report it at the policy's own level (the
+    stock pulumi-policy behaviour downgrades the policy to advisory for the resource and passes)."""
+    return (
+        f"cannot be checked yet: {error.message}, and {meta.name} needs it; the same policy runs again "
+        "with the real value during pulumi up"
+    )
+
+
 def resource_policy(meta: Meta, check: ResourceCheck) -> ResourceValidationPolicy:
     """A ``ResourceValidationPolicy`` running ``check`` on every resource with the effective config."""
 
@@ -431,8 +441,11 @@ def resource_policy(meta: Meta, check: ResourceCheck) -> ResourceValidationPolic
         if excluded(args.name, args.urn, config):
             return
         resource = Resource(args.resource_type, args.name, args.urn, args.props)
-        for message in check(resource, config):
-            report_violation(message, None)
+        try:
+            for message in check(resource, config):
+                report_violation(message, None)
+        except UnknownValueError as error:
+            report_violation(unknown_message(meta, error), None)
 
     return ResourceValidationPolicy(validate=validate, **_policy_kwargs(meta))
 
@@ -446,10 +459,13 @@ def stack_policy(meta: Meta, check: StackCheck) -> StackValidationPolicy:
             Resource(r.resource_type, r.name, r.urn, r.props, tuple(d.urn for d in r.dependencies))
             for r in args.resources
         ]
-        for finding in check(resources, config):
-            if finding.urn and excluded(urn_name(finding.urn), finding.urn, config):
-                continue
-            report_violation(finding.message, finding.urn or None)
+        try:
+            for finding in check(resources, config):
+                if finding.urn and excluded(urn_name(finding.urn), finding.urn, config):
+                    continue
+                report_violation(finding.message, finding.urn or None)
+        except UnknownValueError as error:
+            report_violation(unknown_message(meta, error), None)
 
     return StackValidationPolicy(validate=validate, **_policy_kwargs(meta))
 

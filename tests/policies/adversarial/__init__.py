@@ -13,6 +13,7 @@ MODULES = (
     "openfga",
     "credentials",
     "parity",
+    "failclosed",
 )
 
 
