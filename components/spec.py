@@ -609,10 +609,8 @@ def _pool_problems(spec: PlatformSpec, index: int, pool: GpuPool) -> Iterator[Pr
     key = f"gpuPools[{index}]"
     if pool.name == SYSTEM_POOL_NAME:
         yield Problem(f"{key}.name", "'system' is the name of the non-GPU pool; choose another name")
-    offered = catalog.models_offered_on(spec.cloud)
-    if pool.gpu not in offered:
-        yield Problem(f"{key}.gpu", f"{spec.cloud} does not offer {pool.gpu!r}; choose one of: {', '.join(offered)}")
-        return
+    # Checks that do not depend on the GPU model come first, so a stack moved to another cloud hears
+    # about every problem in one run.
     if pool.min_nodes > pool.max_nodes:
         yield Problem(f"{key}.minNodes", f"minNodes ({pool.min_nodes}) is above maxNodes ({pool.max_nodes})")
     minimum = catalog.MIN_AUTOSCALED_NODES[spec.cloud]

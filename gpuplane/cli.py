@@ -133,30 +133,7 @@ def _plan(
     err: TextIO,
     verbose: bool = False,
 ) -> int:
-    from gpuplane import stackfiles
-
-    files: list[stackfiles.StackFile] = []
-    problems: list[str] = []
-    try:
-        paths = [stackfiles.resolve(a) for a in arguments] if arguments else stackfiles.discover()
-        if not paths:
-            project = stackfiles.project()
-            problems.append(f"no Pulumi.<stack>.yaml under {project.stacks_dir} (project {project.root})")
-    except stackfiles.StackFileError as error:
-        problems.append(str(error))
-        paths = []
-    for path in paths:
-        try:
-            files.append(stackfiles.load(path))
-        except stackfiles.StackFileError as error:
-            problems.append(str(error))
-    if policy_config is not None:
-        from gpuplane.analyzer import PolicyConfigError, load_config
-
-        try:
-            load_config(policy_config)
-        except PolicyConfigError as error:
-            problems.append(f"--policy-config {error}")
+    files, problems = _read_inputs(arguments, policy_config)
     if problems:  # every unreadable input at once, before any program runs or pack starts
         for problem in problems:
             print(f"gpuplane: {problem}", file=err)
@@ -171,6 +148,41 @@ def _plan(
     if any(p.mandatory_violations for p in plans):
         return EXIT_POLICY
     return EXIT_OK
+
+
+def _read_inputs(arguments: Sequence[str], policy_config: Path | None) -> tuple[list[stackfiles.StackFile], list[str]]:
+    """Every stack file and the policy config read and checked; the problems of all of them."""
+    from gpuplane import stackfiles
+
+    files: list[stackfiles.StackFile] = []
+    problems: list[str] = []
+    paths: list[Path] = []
+    for argument in arguments:
+        try:
+            paths.append(stackfiles.resolve(argument))
+        except stackfiles.StackFileError as error:
+            problems.append(str(error))
+    if not arguments:
+        try:
+            paths = stackfiles.discover()
+            if not paths:
+                project = stackfiles.project()
+                problems.append(f"no Pulumi.<stack>.yaml under {project.stacks_dir} (project {project.root})")
+        except stackfiles.StackFileError as error:
+            problems.append(str(error))
+    for path in paths:
+        try:
+            files.append(stackfiles.load(path))
+        except stackfiles.StackFileError as error:
+            problems.append(str(error))
+    if policy_config is not None:
+        from gpuplane.analyzer import PolicyConfigError, load_config
+
+        try:
+            load_config(policy_config)
+        except PolicyConfigError as error:
+            problems.append(f"--policy-config {error}")
+    return files, problems
 
 
 def _use_project_code() -> None:

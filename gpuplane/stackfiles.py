@@ -165,7 +165,7 @@ def resolve(argument: str, stacks_dir: Path | None = None) -> Path:
 def check_stack_name(name: str, given: str) -> None:
     if not STACK_NAME.match(name):
         raise StackFileError(
-            f"{_shown(given)}: stack name {_shown(name)} is not a Pulumi stack name "
+            f"{_shown(given)}: stack name {_shown(repr(name))} is not a Pulumi stack name "
             "(letters, digits, '_', '.', '-'; not empty)"
         )
 

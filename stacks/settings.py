@@ -97,6 +97,7 @@ def load() -> Settings:
         problems.extend(Problem(_full_key(p.key), p.message) for p in exc.problems)
     problems.extend(_provider_region_problems(raw))
     problems.extend(_gcp_project_problems(raw))
+    problems.extend(_foreign_provider_problems(raw))
     kubeconfig = _kubeconfig(config, raw.get("cloud"), problems, raw.get("kubeconfigContext"))
     credentials = _model_credentials(spec, problems)
     datastore_uri = _openfga_datastore_uri(config, spec, problems)
@@ -148,6 +149,21 @@ def _looks_like_float_version(value: str) -> bool:
     """``1.3``: what YAML makes of an unquoted ``1.30`` (a float, trailing zero lost)."""
     major, _, minor = value.partition(".")
     return major == "1" and minor.isdigit() and len(minor) == 1
+
+
+_PROVIDER_NAMESPACES = {"aws": "aws", "gcp": "gcp", "linode": "linode"}
+
+
+def _foreign_provider_problems(raw: Mapping[str, Any]) -> Iterator[Problem]:
+    """``aws:region`` on a linode stack (a stack moved between clouds): the provider config of another
+    cloud is left over; say so in the same run as everything else."""
+    cloud = raw.get("cloud")
+    if not isinstance(cloud, str) or cloud not in (*_PROVIDER_NAMESPACES, "existing"):
+        return
+    for key in sorted(_all_config()):
+        namespace = key.partition(":")[0]
+        if namespace in _PROVIDER_NAMESPACES and namespace != cloud:
+            yield Problem(key, f"{namespace} provider config on a {cloud} stack; remove it")
 
 
 def _gcp_project_problems(raw: Mapping[str, Any]) -> Iterator[Problem]:
