@@ -132,6 +132,7 @@ class GpuPlatform(pulumi.ComponentResource):
                 monitoring=monitoring,
                 datastore_uri=args.openfga_datastore_uri,
                 local_queues={} if self.kueue is None else self.kueue.local_queues,
+                tenant_namespaces={} if self.kueue is None else dict(self.kueue.tenant_namespaces),
             )
             self.openfga = OpenFga(f"{name}-openfga", openfga_args, child)
 

@@ -20,6 +20,10 @@ provider and ``deleted_with`` the native cluster):
 - With the gateway on, ``{name}-authz*``: the authorization service Envoy asks per model request
   (``components/addons/authz/service.py``: ConfigMap, two-replica Deployment, Service, PDB,
   NetworkPolicy, ReferenceGrant; with monitoring a PodMonitor, alerts and a dashboard).
+- ``{name}-submitter-role-<tenant>`` / ``{name}-submitter-binding-<tenant>``: per tenant with a
+  LocalQueue and members, a Role and RoleBinding in the tenant namespace letting the members create
+  workloads there (nothing cluster-wide), from the same inputs as the ``submitter`` tuples
+  (``components/addons/authz/rbac.py``).
 - ``{name}-sync-config`` (ConfigMap: ``sync_store.py``, ``model.json``, ``tuples.json``) and
   ``{name}-sync`` (a Job named ``openfga-sync-<digest>``): writes the model (``authz/model.fga``) and
   the tuples generated from the spec's tenants, models and Kueue LocalQueues, idempotently (see
@@ -255,6 +259,8 @@ class OpenFgaArgs:
     monitoring: MonitoringHook | None = None
     datastore_uri: pulumi.Input[str] | None = None
     local_queues: Mapping[str, str] = field(default_factory=dict[str, str])
+    tenant_namespaces: Mapping[str, pulumi.Resource] = field(default_factory=dict[str, pulumi.Resource])
+    """Tenant -> its namespace resource (``KueueAddon.tenant_namespaces``): the RoleBindings wait for it."""
 
     def __post_init__(self) -> None:
         spec = self.scope.spec
@@ -286,6 +292,8 @@ class OpenFga(pulumi.ComponentResource):
     api_url: str
     store_name: str
     authz_service: k8s.apps.v1.Deployment | None
+    role_bindings: dict[str, k8s.rbac.v1.RoleBinding]
+    """Tenant -> the RoleBinding letting its members create workloads in its namespace."""
     """The gateway's authorization service (``gpuplane-authz``), with the gateway on."""
 
     def __init__(self, name: str, args: OpenFgaArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -387,6 +395,8 @@ class OpenFga(pulumi.ComponentResource):
                 monitoring=hook,
             )
 
+        self.role_bindings = self._tenant_rbac(name, args)
+
         self.tuples = authz.tuples(spec, args.local_queues)
         digest = authz.digest(self.tuples)
         config = k8s.core.v1.ConfigMap(
@@ -421,3 +431,28 @@ class OpenFga(pulumi.ComponentResource):
                 "apiToken": self.api_token,
             }
         )
+
+    def _tenant_rbac(self, name: str, args: OpenFgaArgs) -> dict[str, k8s.rbac.v1.RoleBinding]:
+        """The ``submitter`` tuples as Kubernetes RBAC: a Role + RoleBinding per tenant namespace."""
+        from components.addons.authz import rbac
+
+        scope = args.scope
+        made: dict[str, k8s.rbac.v1.RoleBinding] = {}
+        for binding in rbac.bindings(scope.spec, args.local_queues):
+            deps = [args.tenant_namespaces[binding.namespace]] if binding.namespace in args.tenant_namespaces else []
+            meta = k8s.meta.v1.ObjectMetaArgs(name=rbac.ROLE, namespace=binding.namespace, labels=dict(MANAGED_BY))
+            role = k8s.rbac.v1.Role(
+                f"{name}-submitter-role-{binding.namespace}",
+                metadata=meta,
+                rules=rbac.role_spec()["rules"],
+                opts=scope.opts(self, deps),
+            )
+            body = rbac.role_binding_body(binding)
+            made[binding.namespace] = k8s.rbac.v1.RoleBinding(
+                f"{name}-submitter-binding-{binding.namespace}",
+                metadata=meta,
+                role_ref=body["roleRef"],
+                subjects=body["subjects"],
+                opts=scope.opts(self, [*deps, role]),
+            )
+        return made

@@ -145,6 +145,11 @@ def expected(datastore: str, *, gateway: bool = True, monitoring: bool = True) -
             ("kubernetes:core/v1:Service", f"{n}-postgres-service"),
             ("kubernetes:networking.k8s.io/v1:NetworkPolicy", f"{n}-postgres-network-policy"),
         ]
+    for tenant in ("team-a", "team-b"):
+        children += [
+            ("kubernetes:rbac.authorization.k8s.io/v1:Role", f"{n}-submitter-role-{tenant}"),
+            ("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", f"{n}-submitter-binding-{tenant}"),
+        ]
     if gateway:
         children += [
             ("kubernetes:core/v1:ConfigMap", f"{n}-authz-config"),
@@ -173,7 +178,7 @@ def test_children_are_exact_and_wired_to_the_cluster(cloud: str) -> None:
     assert b.component.parent == b.rec.named("gp").urn
     children = b.children()
     assert Counter((r.type, r.name) for r in children) == expected("in-cluster")
-    assert len(children) == 20
+    assert len(children) == 24
     (provider,) = b.rec.of_type("pulumi:providers:kubernetes")
     native = "" if cloud == "existing" else b.rec.of_type(NATIVE_TYPES[cloud])[0].urn
     for child in children:
@@ -219,7 +224,7 @@ def test_objects_and_values_validate_against_upstream(datastore: str, monitoring
     objects = [
         redact(r.wire_inputs) for r in b.children() if r.type.startswith("kubernetes:") and "helm.sh" not in r.type
     ]
-    assert len(objects) == (17 if datastore == "in-cluster" else 11)
+    assert len(objects) == (21 if datastore == "in-cluster" else 15)
     for obj in objects:
         validate_object(obj, spec.kubernetes_version)
     assert unknown_value_paths(OPENFGA.chart, OPENFGA.version, b.values()) == []
