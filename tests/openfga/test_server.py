@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from components.addons import authz
+from components.addons import authz, gateway
 from components.addons.authz import ext_authz, sync_store
 from gpuplane import access, stackfiles
 from tests.openfga.build import OPENFGA_VERSION, openfga_binary
@@ -86,6 +86,16 @@ def test_sync_twice_then_check_matches_the_spec(openfga: OpenFga, tmp_path: Path
             assert expected == (queue_id in rows[tenant.name].queues)
             for user in [f"tenant:{tenant.name}#member", *members]:
                 assert openfga.check(store, user, authz.SUBMIT, authz.queue_object(owner, queue)) is expected, user
+    # The gateway's static allow-list (rendered route SecurityPolicy) admits exactly whom OpenFGA allows.
+    if spec.gateway.enabled:
+        for model in spec.models:
+            admitted = gateway.admitted_tenants(gateway.route_access_spec(spec, model))
+            allowed = {
+                t.name
+                for t in spec.tenants
+                if openfga.check(store, f"tenant:{t.name}#member", authz.INVOKE, f"model:{model.name}")
+            }
+            assert admitted == allowed, model.name
     # Someone in no tenant reaches nothing.
     for model in spec.models:
         assert openfga.check(store, "user:mallory@example.com", authz.INVOKE, f"model:{model.name}") is False

@@ -600,3 +600,50 @@ def test_the_policy_pack_accepts_openfga_and_rejects_the_memory_engine(aws: Buil
     broken = Recording(resources=[memory if r is release else r for r in aws.rec.resources], invokes=aws.rec.invokes)
     found = [(v.policy, v.urn) for v in analyze(broken, project="gpuplane", stack="test") if "gp-openfga" in v.urn]
     assert found == [("platform-openfga-durable-datastore", release.urn)]
+
+
+# --- the authorization service -------------------------------------------------------------------------
+
+
+def test_the_authz_pod_monitor_is_selected_by_prometheus_and_scrapes_the_metrics_port(aws: Built) -> None:
+    monitor = aws.rec.named("gp-openfga-authz-monitor").inputs
+    assert monitor["metadata"]["labels"].items() >= SELECTOR_LABELS.items()
+    deployment = aws.rec.named("gp-openfga-authz").inputs["spec"]
+    pod_labels = deployment["template"]["metadata"]["labels"]
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    assert monitor["spec"]["namespaceSelector"] == {"matchNames": [NAMESPACE]}
+    (endpoint,) = monitor["spec"]["podMetricsEndpoints"]
+    ports = {p["name"]: p["containerPort"] for p in deployment["template"]["spec"]["containers"][0]["ports"]}
+    assert endpoint["port"] in ports
+    assert endpoint["path"] == "/metrics"
+    for name in ("gp-openfga-authz-alerts", "gp-openfga-authz-dashboard"):
+        assert aws.rec.named(name).inputs["metadata"]["labels"], name
+
+
+def test_the_authz_service_waits_for_the_key_and_uses_openfgas_service(aws: Built) -> None:
+    assert aws.deps("gp-openfga-authz") >= {
+        "gp-openfga-namespace",
+        "gp-openfga-authn-secret",
+        "gp-openfga-authz-config",
+    }
+    env = {
+        e["name"]: e
+        for e in aws.rec.named("gp-openfga-authz").inputs["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["OPENFGA_API_URL"]["value"] == API_URL
+    assert env["OPENFGA_API_TOKEN"]["valueFrom"] == {"secretKeyRef": {"name": AUTHN_SECRET, "key": "keys"}}
+
+
+def test_role_bindings_wait_for_nothing_they_do_not_need_and_bind_members_only(aws: Built) -> None:
+    for tenant, members in (("team-a", ["alice", "dana"]), ("team-b", ["bob", "dana"])):
+        binding = aws.rec.named(f"gp-openfga-submitter-binding-{tenant}").inputs
+        assert binding["metadata"]["namespace"] == tenant
+        assert binding["roleRef"] == {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "Role",
+            "name": "gpuplane-tenant-submitter",
+        }
+        assert sorted(s["name"] for s in binding["subjects"]) == members
+        assert {s["kind"] for s in binding["subjects"]} == {"User"}
+    kinds = {r.type for r in aws.children()}
+    assert not any("ClusterRole" in k for k in kinds), "nothing cluster-wide"
