@@ -31,6 +31,12 @@ ADDONS = [
     "gpuplane:addons:AdmissionGuardrails",
 ]
 
+ONE_CONTEXT_KUBECONFIG = (
+    '{"apiVersion": "v1", "kind": "Config", "clusters": [{"name": "c", "cluster": {"server": "https://c.example"}}], '
+    '"contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}], "users": [{"name": "u", "user": {}}]}'
+)
+"""An existing cluster's kubeconfig must have exactly one usable context (components/kubeconfig.py)."""
+
 
 def _neutral_spec(cloud: str) -> dict[str, Any]:
     """The same platform on any cloud that offers L4 and A100 80GB: only cloud and region change."""
@@ -51,7 +57,7 @@ def _build(cloud: str) -> tuple[GpuPlatform, Recording]:
     holder: list[GpuPlatform] = []
 
     def program() -> None:
-        kubeconfig = pulumi.Output.secret("apiVersion: v1\nkind: Config\n") if cloud == "existing" else None
+        kubeconfig = pulumi.Output.secret(ONE_CONTEXT_KUBECONFIG) if cloud == "existing" else None
         holder.append(GpuPlatform("gp", GpuPlatformArgs(spec=spec, kubeconfig=kubeconfig)))
 
     recording = record(program, region=REGIONS[cloud])

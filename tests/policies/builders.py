@@ -32,7 +32,15 @@ from tests.support import REGIONS, record, spec_for
 PROJECT = "gpuplane"
 AI_NAMESPACE = "ai-gateway"
 TOKEN_KEY = "llm_total_token"
-EXISTING_KUBECONFIG = json.dumps({"apiVersion": "v1", "kind": "Config", "clusters": [], "users": []})
+EXISTING_KUBECONFIG = json.dumps(
+    {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "c", "cluster": {"server": "https://c.example"}}],
+        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+        "users": [{"name": "u", "user": {}}],
+    }
+)
 
 
 @dataclass(frozen=True, kw_only=True)
