@@ -97,7 +97,10 @@ def build_platform(spec: Any, kubeconfig: str | None = None, *, install_addons: 
     from components.gpu_platform import GpuPlatform, GpuPlatformArgs
 
     if spec.cloud == "existing" and kubeconfig is None:
-        kubeconfig = "apiVersion: v1\nkind: Config\n"
+        kubeconfig = (  # one usable context, as the existing-cluster component requires
+            '{"apiVersion": "v1", "kind": "Config", "clusters": [{"name": "c", "cluster": {"server": "https://c"}}], '
+            '"contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}], "users": [{"name": "u", "user": {}}]}'
+        )
     secret = None if kubeconfig is None else pulumi.Output.secret(kubeconfig)
     return GpuPlatform("gp", GpuPlatformArgs(spec=spec, kubeconfig=secret, install_addons=install_addons))
 
