@@ -1413,3 +1413,154 @@ CASES.extend(
         ),
     ]
 )
+
+
+# --- EKS storage, IMDS and node-role cases (issue 12 items 5-6) -------------------------------------
+
+EKS_SYSTEM = "gpuplane-cluster-system-nodes"
+EKS_INFERENCE_LT = "gpuplane-cluster-gpu-inference-lt"
+EKS_EBS_CSI = "gpuplane-cluster-ebs-csi"
+EKS_GP3 = "gpuplane-cluster-gp3"
+EKS_NODE_ECR_POLICY = "gpuplane-cluster-node-ecr-policy"
+CNI_POLICY_ARN = "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"
+VOLUME_PENDING = "the volume stays Pending"
+
+
+def _eks_volume_users(reason: str) -> list[tuple[str, str, str]]:
+    """Every volume user of the aws baseline, reported for ``reason``."""
+    return [
+        (M, f"Helm values with a volume claim or persistence on EKS with {reason}: {VOLUME_PENDING}", name)
+        for name in EKS_VOLUME_RELEASES
+    ] + [
+        (M, f"StatefulSet volumeClaimTemplates on EKS with {reason}: {VOLUME_PENDING}", name)
+        for name in EKS_VOLUME_STATEFULSETS
+    ]
+
+
+EKS_VOLUME_RELEASES = ("kube-prometheus-stack",)
+EKS_VOLUME_STATEFULSETS: tuple[str, ...] = ()
+PROMETHEUS_VOLUME = {"volumeClaimTemplate": {"spec": {"resources": {"requests": {"storage": "50Gi"}}}}}
+
+
+def eks_with_volumes(*changes: Callable[[Recording], Recording]) -> Mutate:
+    """The aws baseline with Prometheus asking for a volume (as the real add-on does), then ``changes``."""
+
+    def build(base: Callable[[str], Recording]) -> Recording:
+        recording = edit(
+            base("aws"),
+            "kube-prometheus-stack",
+            setting("values.prometheus.prometheusSpec.storageSpec", PROMETHEUS_VOLUME),
+        )
+        for change in changes:
+            recording = change(recording)
+        return recording
+
+    return build
+
+
+CASES.extend(
+    [
+        Case(
+            "eks-volumes-without-csi-driver",
+            "cloud-eks-volumes-have-csi-driver",
+            eks_with_volumes(lambda r: drop(r, EKS_EBS_CSI)),
+            _eks_volume_users("no aws-ebs-csi-driver add-on"),
+            stack_policy=True,
+        ),
+        Case(
+            "eks-volumes-without-default-storage-class",
+            "cloud-eks-volumes-have-csi-driver",
+            eks_with_volumes(lambda r: edit(r, EKS_GP3, setting("metadata.annotations", {}))),
+            _eks_volume_users("no default StorageClass"),
+            stack_policy=True,
+        ),
+        Case(
+            "eks-volumes-default-class-not-ebs",
+            "cloud-eks-volumes-have-csi-driver",
+            eks_with_volumes(lambda r: edit(r, EKS_GP3, setting("provisioner", "kubernetes.io/aws-ebs"))),
+            _eks_volume_users("the default StorageClass is not provisioned by ebs.csi.aws.com"),
+            stack_policy=True,
+        ),
+        Case(
+            "eks-node-group-without-launch-template",
+            "cloud-eks-node-imdsv2",
+            on("aws", EKS_INFERENCE, setting("launchTemplate", DELETE)),
+            [
+                (
+                    M,
+                    "no launchTemplate: nodes get EKS's metadata defaults and pods can read the node role's "
+                    "credentials from IMDS",
+                    EKS_INFERENCE,
+                )
+            ],
+            stack_policy=True,
+        ),
+        Case(
+            "eks-launch-template-imdsv1-and-two-hops",
+            "cloud-eks-node-imdsv2",
+            on(
+                "aws",
+                EKS_INFERENCE_LT,
+                chain(
+                    setting("metadataOptions.httpTokens", "optional"),
+                    setting("metadataOptions.httpPutResponseHopLimit", 2),
+                ),
+            ),
+            [
+                (
+                    M,
+                    f"launch template {EKS_INFERENCE_LT} does not require IMDSv2 (metadataOptions.httpTokens is not "
+                    "required)",
+                    EKS_INFERENCE,
+                ),
+                (
+                    M,
+                    f"launch template {EKS_INFERENCE_LT} lets IMDS answers reach pods "
+                    "(metadataOptions.httpPutResponseHopLimit is 2, not 1)",
+                    EKS_INFERENCE,
+                ),
+            ],
+            stack_policy=True,
+        ),
+        Case(
+            "eks-launch-template-outside-the-stack",
+            "cloud-eks-node-imdsv2",
+            lambda base: drop(base("aws"), EKS_INFERENCE_LT),
+            [
+                (
+                    M,
+                    "its launch template is not in this stack, so IMDSv2 and the hop limit cannot be checked",
+                    EKS_INFERENCE,
+                )
+            ],
+            stack_policy=True,
+        ),
+        Case(
+            "eks-node-role-with-cni-policy",
+            "cloud-eks-node-role-no-cni-policy",
+            on("aws", EKS_NODE_ECR_POLICY, setting("policyArn", CNI_POLICY_ARN)),
+            [
+                (
+                    M,
+                    "attaches AmazonEKS_CNI_Policy to node role gpuplane-cluster-node-role: every node may create and "
+                    "delete network interfaces account-wide",
+                    EKS_NODE_ECR_POLICY,
+                )
+            ],
+            stack_policy=True,
+        ),
+        Case(
+            "eks-node-role-managed-cni-policy",
+            "cloud-eks-node-role-no-cni-policy",
+            on("aws", "gpuplane-cluster-node-role", setting("managedPolicyArns", [CNI_POLICY_ARN])),
+            [
+                (
+                    M,
+                    "node role gpuplane-cluster-node-role lists AmazonEKS_CNI_Policy in managedPolicyArns",
+                    "gpuplane-cluster-node-role",
+                )
+            ],
+            stack_policy=True,
+        ),
+    ]
+)

@@ -147,6 +147,7 @@ def test_missing_keys_do_not_crash(analyze: Analyze) -> None:
         ("cloud-eks-endpoint-restricted", "eks"),
         ("cloud-eks-secrets-encrypted", "eks"),
         ("cloud-eks-control-plane-logging", "eks"),
+        ("cloud-eks-node-imdsv2", "ng"),  # no launch template at all: fails closed
         ("cloud-gke-private-nodes", "gke"),
         ("cloud-gke-master-authorized-networks", "gke"),
         ("cloud-gke-workload-identity", "gke"),

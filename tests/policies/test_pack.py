@@ -21,6 +21,9 @@ from tests.policies import catalog_sync
 
 ADVISORY = {"cloud-cluster-ha-control-plane", "gpu-lke-pool-idle-floor", "conformance-stack-ai-requirements"}
 STACK = {
+    "cloud-eks-node-imdsv2",
+    "cloud-eks-node-role-no-cni-policy",
+    "cloud-eks-volumes-have-csi-driver",
     "gpu-stack-max-gpus",
     "gpu-stack-max-hourly-cost",
     "platform-helm-compatibility-matrix",
@@ -35,7 +38,7 @@ NAME = re.compile(r"^(cloud|gpu|platform|conformance)-[a-z0-9]+(-[a-z0-9]+)+$")
 
 def test_policy_metadata_over_grpc(pack: PolicyPackServer) -> None:
     info = pack.info()
-    assert len(info) == 29
+    assert len(info) == 32
     assert [p.name for p in info] == [m.META.name for m in policies.MODULES]
     for policy in info:
         assert NAME.match(policy.name), policy.name
@@ -112,7 +115,7 @@ def test_importing_the_pack_starts_nothing() -> None:
         timeout=120,
         check=False,
     )
-    assert (result.returncode, result.stdout) == (0, "29")
+    assert (result.returncode, result.stdout) == (0, "32")
 
 
 def test_main_only_builds_the_pack() -> None:
