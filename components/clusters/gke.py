@@ -15,8 +15,9 @@ What it builds (every child parented to the component, named ``f"{name}-{role}"`
   ranges for pods and services and Private Google Access, ``{name}-router`` + ``{name}-nat`` Cloud
   NAT so private nodes can pull images and reach the internet without public IPs;
 - ``{name}-node-sa`` a dedicated node service account and one ``{name}-node-sa-<role>`` project
-  IAM binding per role in :data:`NODE_SA_ROLES` (logging, monitoring, Artifact Registry read; the
-  least privilege Google documents for nodes, instead of the default compute account's Editor);
+  IAM binding per role in :data:`NODE_SA_ROLES` (``container.defaultNodeServiceAccount``, logging,
+  monitoring, Artifact Registry read; the least privilege Google documents for nodes, instead of the
+  default compute account's Editor);
 - ``{name}-cluster`` the ``gcp.container.Cluster``: VPC-native, private nodes, a private endpoint
   when ``apiAccess.mode`` is ``private`` (master authorized networks present but empty, so only the
   VPC reaches it) or the public endpoint limited to ``apiAccess.allowedCidrs``; Workload Identity,
@@ -132,11 +133,15 @@ KMS_ENCRYPTER_DECRYPTER = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
 SECRETS_KEY_ROTATION = "7776000s"
 """90 days."""
 
-# Least-privilege node roles: what Google's "Harden your cluster" guide lists for a minimal node service
-# account (logging.logWriter, monitoring.metricWriter, monitoring.viewer, stackdriver.resourceMetadata.writer;
-# the guide's roles/container.defaultNodeServiceAccount bundles the same) plus Artifact Registry read for
-# image pulls. The child role name is the stable kebab suffix.
+# Least-privilege node roles. Google's "Configure GKE node service accounts"
+# (docs.cloud.google.com/kubernetes-engine/security/configure-node-service-accounts) names
+# roles/container.defaultNodeServiceAccount as the minimum a node account needs; the CIS GKE benchmark
+# (5.2.1) names logging.logWriter, monitoring.metricWriter and monitoring.viewer, and the hardening guide adds
+# stackdriver.resourceMetadata.writer. All are granted (they overlap; the predefined role keeps up with what
+# GKE's system components need), plus Artifact Registry read for image pulls. The child role name is the
+# stable kebab suffix.
 NODE_SA_ROLES: Mapping[str, str] = {
+    "default-node-service-account": "roles/container.defaultNodeServiceAccount",
     "logging-log-writer": "roles/logging.logWriter",
     "monitoring-metric-writer": "roles/monitoring.metricWriter",
     "monitoring-viewer": "roles/monitoring.viewer",

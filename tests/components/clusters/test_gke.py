@@ -31,6 +31,7 @@ SA_EMAIL = f"gp-gcp-nodes@{GCP_PROJECT}.iam.gserviceaccount.com"
 SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
 SHIELDED = {"enableSecureBoot": True, "enableIntegrityMonitoring": True}
 EXPECTED_ROLES = {
+    "roles/container.defaultNodeServiceAccount",  # Google's documented minimum for a node account
     "roles/logging.logWriter",
     "roles/monitoring.metricWriter",
     "roles/monitoring.viewer",
@@ -94,6 +95,7 @@ def test_children_are_exactly_these(baseline: Built) -> None:
             ("gcp:compute/router:Router", "gp-router"),
             ("gcp:compute/routerNat:RouterNat", "gp-nat"),
             ("gcp:serviceaccount/account:Account", "gp-node-sa"),
+            ("gcp:projects/iAMMember:IAMMember", "gp-node-sa-default-node-service-account"),
             ("gcp:projects/iAMMember:IAMMember", "gp-node-sa-logging-log-writer"),
             ("gcp:projects/iAMMember:IAMMember", "gp-node-sa-monitoring-metric-writer"),
             ("gcp:projects/iAMMember:IAMMember", "gp-node-sa-monitoring-viewer"),
@@ -111,8 +113,8 @@ def test_children_are_exactly_these(baseline: Built) -> None:
             ("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember", "gp-secrets-key-gke-agent"),
         ]
     )
-    # Nothing else was registered: the component plus its 26 direct children.
-    assert len(baseline.recording.resources) == 27
+    # Nothing else was registered: the component plus its 27 direct children.
+    assert len(baseline.recording.resources) == 28
     assert baseline.component.name == "gp"
     assert sorted(baseline.recording.invokes) == [
         "gcp:organizations/getClientConfig:getClientConfig",
@@ -133,7 +135,7 @@ def test_children_inherit_the_components_gcp_provider() -> None:
     recording = record(program, region=REGION)
     provider_urn = recording.named("explicit-gcp").urn
     gcp_children = [r for r in recording.resources if r.type.startswith("gcp:") and r.name != "explicit-gcp"]
-    assert len(gcp_children) == 24
+    assert len(gcp_children) == 25
     for resource in gcp_children:
         assert resource.provider.startswith(f"{provider_urn}::"), resource.name
 
@@ -185,7 +187,7 @@ def test_node_service_account_has_exactly_the_least_privilege_roles(baseline: Bu
     account = baseline.inputs("gp-node-sa")
     assert account["accountId"] == "gp-gcp-nodes"
     bindings = baseline.recording.of_type("gcp:projects/iAMMember:IAMMember")
-    assert len(bindings) == 5
+    assert len(bindings) == 6
     assert {b.inputs["role"] for b in bindings} == EXPECTED_ROLES
     assert set(NODE_SA_ROLES.values()) == EXPECTED_ROLES
     for binding in bindings:
@@ -510,7 +512,7 @@ def test_building_imports_no_other_cloud_sdk() -> None:
         "from components.clusters.gke import GkeGpuCluster, GkeGpuClusterArgs\n"
         "from tests.support import record, spec_for\n"
         "rec = record(lambda: GkeGpuCluster('gp', GkeGpuClusterArgs(spec=spec_for('gcp'))), region='us-central1')\n"
-        "assert len(rec.resources) == 27, len(rec.resources)\n"
+        "assert len(rec.resources) == 28, len(rec.resources)\n"
         "print(sorted(m for m in ('pulumi_aws', 'pulumi_linode', 'pulumi_gcp') if m in sys.modules))\n"
     )
     assert fresh_python(code).strip().splitlines()[-1] == "['pulumi_gcp']"
@@ -663,9 +665,8 @@ def test_everything_waits_for_the_apis(baseline: Built) -> None:
         if r.type.startswith("gcp:")
         and r.type not in ("gcp:projects/service:Service", "gcp:container/nodePool:NodePool")
     ]
-    assert (
-        len(direct) == 14
-    )  # network, subnet, router, NAT, account, 5 role bindings, key ring, key, key binding, cluster
+    # network, subnet, router, NAT, account, 6 role bindings, key ring, key, key binding, cluster
+    assert len(direct) == 15
     for resource in direct:
         assert service_urns <= set(resource.dependencies), resource.name
     # Node pools wait through the cluster they belong to.
