@@ -124,8 +124,11 @@ def unknown_value_paths(chart: str, version: str, values: Mapping[str, Any]) -> 
     subcharts: dict[str, Path] = {}
     for dep in info.get("dependencies", []):
         key = dep.get("valuesKey") or dep.get("alias") or dep["name"]
+        vendored = VENDORED_CHARTS / chart / version / "charts" / dep["name"]
         if dep.get("filesIn"):
             subcharts[key] = base / dep["filesIn"]
+        elif (vendored / "values.yaml").is_file():  # the subchart the published package carries
+            subcharts[key] = vendored
         elif (UPSTREAM_EXTRA / "charts" / dep["name"] / dep["version"] / "values.json").exists():
             subcharts[key] = UPSTREAM_EXTRA / "charts" / dep["name"] / dep["version"]
     missing: list[str] = []

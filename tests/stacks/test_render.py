@@ -21,17 +21,12 @@ NO_UPSTREAM_DEFAULTS: set[str] = set()
 # Pinned (chart, version) whose own values.yaml could not be had offline, mapped to the folder in
 # third_party/upstream-extra/charts/<chart>/ holding the nearest version that could. The key paths are
 # checked against that file (never skipped); its SOURCE.md says how near it is and what it cannot catch.
-STAND_IN_DEFAULTS = {
-    # 9.52.1's commit is not in the stored snapshot of kubernetes/autoscaler. The stand-in is the
-    # values.yaml at commit 5dc86480 (chart 9.46.x: Chart.yaml is not stored there, the version is
-    # bracketed by the file's content). A key added by 9.47-9.52.1 would show up here as unknown.
-    ("cluster-autoscaler", "9.52.1"): "9.46.x-5dc86480",
+STAND_IN_DEFAULTS: dict[tuple[str, str], str] = {
+    # Every pinned chart is vendored at its pin now (third_party/charts): no stand-in is needed.
 }
 # Container fields a chart copies verbatim into its pod template (absent from its defaults); the GPU
 # add-on's tests render that pod and validate it with kubernetes-validate.
-# kube-prometheus-stack 88.5.3 bundles grafana 12.11.1, whose defaults could not be had offline: these
-# grafana.* keys are checked by tests/components/addons/test_observability.py against the grafana chart
-# defaults stored in third_party/upstream-extra (13.1.0, and present in 11.1.6 too).
+# kube-prometheus-stack's grafana.* keys are checked against the grafana 12.11.1 subchart vendored with it.
 CHECKED_ELSEWHERE = {
     # The LWS chart renders podSecurityContext whole into the pod spec; the seccomp profile a restricted
     # namespace requires is checked as a PodSecurityContext in tests/components/addons/test_workloads.py.
@@ -43,11 +38,6 @@ CHECKED_ELSEWHERE = {
         "config.envoyGateway.provider.kubernetes",
         "config.envoyGateway.rateLimit",
         "config.envoyGateway.extensionManager",
-    },
-    "kube-prometheus-stack": {
-        "grafana.nodeSelector",
-        "grafana.sidecar.dashboards.folderAnnotation",
-        "grafana.sidecar.dashboards.provider.foldersFromFilesStructure",
     },
     # extraArgs is free-form in the chart: templates/deployment.yaml renders every entry as a
     # `--<key>=<value>` container argument, so these keys are cluster-autoscaler flags, not chart values.
@@ -129,9 +119,10 @@ def test_every_values_key_path_exists_in_the_pinned_chart(rendered: tuple[str, P
 
 def _has_defaults(chart: str, version: str) -> bool:
     try:
-        return (upstream.chart_dir(chart, version) / "values.json").is_file()
+        path = upstream.chart_dir(chart, version)
     except LookupError:
         return False
+    return (path / "values.json").is_file() or (path / "values.yaml").is_file()
 
 
 def test_only_the_documented_charts_lack_upstream_defaults() -> None:
