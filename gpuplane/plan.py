@@ -15,7 +15,7 @@ from typing import Any
 from components.addons.gateway import route_summary
 from components.cost import CostEstimate, estimate_cost
 from components.spec import PlatformSpec, Problem
-from gpuplane import stackfiles
+from gpuplane import placeholders, stackfiles
 from gpuplane.analyzer import AnalysisSession, PolicyPackServer, Violation, load_config
 from gpuplane.recording import RecordedResource, Recording, run_program
 from gpuplane.render import chart_entry, helm_releases
@@ -54,6 +54,8 @@ def plan_stack(
     from stacks.settings import ConfigError
 
     plan = StackPlan(stack=stack_file.name, path=stack_file.path)
+    # Placeholders left from the examples: a warning per value, the exit code unchanged.
+    plan.warnings.extend(f"placeholder {p}" for p in placeholders.find(stack_file.path))
     region = stack_file.config.get("gpuplane:region", "us-east-1")
     file_problems = [Problem(p.key, p.message) for p in stack_file.problems]
 

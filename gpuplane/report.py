@@ -24,6 +24,7 @@ def write_report(plan: StackPlan, out: TextIO, *, verbose: bool = False) -> None
         f"   cloud {spec.cloud}, region {spec.region}, cluster {spec.cluster_name}, Kubernetes {spec.kubernetes_version}"
     )
     out.write(", production\n" if spec.production else "\n")
+    _write_placeholders(plan, out)
     _write_resources(plan, out, verbose=verbose)
     _write_pools(plan, out)
     _write_tenants(plan, out)
@@ -32,6 +33,15 @@ def write_report(plan: StackPlan, out: TextIO, *, verbose: bool = False) -> None
     _write_cost(plan, out)
     _write_violations(plan, out)
     out.write("\n")
+
+
+def _write_placeholders(plan: StackPlan, out: TextIO) -> None:
+    """Values left from the examples (``gpuplane.placeholders``): pulumi up would reject or waste them."""
+    found = [w.removeprefix("placeholder ") for w in plan.warnings if w.startswith("placeholder ")]
+    if found:
+        out.write(f"   warning: {len(found)} placeholder value(s) to replace before pulumi up:\n")
+        for item in found:
+            out.write(f"     - {item}\n")
 
 
 def _write_resources(plan: StackPlan, out: TextIO, *, verbose: bool) -> None:

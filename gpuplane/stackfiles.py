@@ -485,3 +485,14 @@ def _placeholder(key: str) -> str:
     if key.endswith(":kubeconfig"):
         return PLACEHOLDER_KUBECONFIG
     return f"offline-placeholder-for-{key}"
+
+
+def raw_config(path: Path) -> dict[str, Any]:
+    """The ``config:`` map as written (``secure:`` ciphertexts kept), read with the bounds of :func:`load`;
+    empty when the file has none or cannot be read (:func:`load` reports why)."""
+    try:
+        data = _parse(path, _read_text(path), [])
+    except StackFileError:
+        return {}
+    raw: Any = cast(dict[str, Any], data).get("config") if isinstance(data, dict) else None
+    return cast(dict[str, Any], raw) if isinstance(raw, dict) else {}
