@@ -62,7 +62,8 @@ Upstream gotchas:
   every pool here names the stack's firewall explicitly.
 - Linode tags must be 3..50 characters (Linode API ``POST /tags``); spec tags become ``"key:value"``
   strings and are checked here before anything is registered.
-- LKE was AI-conformance certified for Kubernetes 1.34 only.
+- LKE was AI-conformance certified for Kubernetes 1.34 only (linode/lke-ai-conformance, 2025-11); LKE no longer
+  offers 1.34 (past upstream end of life, ``components/versions.py``), so a new cluster runs an uncertified minor.
 """
 
 from __future__ import annotations
