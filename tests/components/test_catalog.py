@@ -55,3 +55,62 @@ def test_every_offering_carries_a_dated_source() -> None:
             for offering in offerings:
                 assert offering.source.key
                 assert offering.source.as_of
+
+
+# --- GKE zones per machine type (issue 12, item 10) ---------------------------------------------
+
+
+def test_every_gcp_gpu_machine_type_but_n1_has_zone_data() -> None:
+    from components import gcp_zones
+
+    gcp_types = {o.instance_type for m in catalog.GPU_MODELS.values() for o in m.offerings.get("gcp", ())}
+    unrecorded = sorted(t for t in gcp_types if not gcp_zones.recorded(t))
+    # N1 machines with attached T4s are not in the zone table: T4 pools are refused on GKE (fail closed).
+    assert unrecorded == ["n1-standard-16", "n1-standard-4", "n1-standard-8"]
+
+
+def test_recorded_zones_belong_to_their_region() -> None:
+    from components import gcp_zones
+
+    for machine in (
+        "g2-standard-4",
+        "a2-highgpu-1g",
+        "a2-megagpu-16g",
+        "a2-ultragpu-8g",
+        "a3-highgpu-8g",
+        "a3-ultragpu-8g",
+    ):
+        regions = gcp_zones.regions_with(machine)
+        assert regions, machine
+        for region in regions:
+            zones = gcp_zones.gpu_zones(machine, region)
+            assert zones, (machine, region)
+            assert all(z.startswith(f"{region}-") for z in zones), (machine, region)
+            assert len(set(zones)) == len(zones), (machine, region)
+
+
+def test_zone_data_differs_where_the_source_differs() -> None:
+    from components import gcp_zones
+
+    # a3-highgpu-8g is not offered in europe-west8-c, the smaller A3 High sizes are.
+    assert gcp_zones.gpu_zones("a3-highgpu-1g", "europe-west8") == ("europe-west8-c",)
+    assert gcp_zones.gpu_zones("a3-highgpu-8g", "europe-west8") == ()
+    # H200 (a3-ultragpu) comes in one zone per region.
+    assert gcp_zones.gpu_zones("a3-ultragpu-8g", "us-central1") == ("us-central1-b",)
+    assert gcp_zones.gpu_zones("unknown-machine", "us-central1") == ()
+
+
+# --- always-on prices (issue 12, item 18) -------------------------------------------------------
+
+
+def test_always_on_prices_carry_dated_sources() -> None:
+    for cloud, prices in catalog.ALWAYS_ON_PRICES.items():
+        if cloud == "existing":
+            assert (prices.nat_gateway_hourly, prices.load_balancer_hourly, prices.volume_gb_month) == (0, 0, 0)
+            continue
+        assert prices.load_balancer_source is not None
+        assert prices.load_balancer_source.as_of
+        assert prices.volume_source is not None
+        if prices.nat_gateway_hourly or prices.nat_per_vm_hourly:
+            assert prices.nat_source is not None
+    assert catalog.EKS_EXTENDED_SUPPORT_FEE.hourly_usd == 0.60
