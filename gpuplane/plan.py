@@ -14,7 +14,7 @@ from typing import Any
 
 from components.addons.gateway import route_summary
 from components.cost import CostEstimate, estimate_cost
-from components.spec import PlatformSpec, Problem
+from components.spec import GpuPool, PlatformSpec, Problem
 from gpuplane import placeholders, stackfiles
 from gpuplane.analyzer import AnalysisSession, PolicyPackServer, Violation, load_config
 from gpuplane.recording import RecordedResource, Recording, run_program
@@ -313,6 +313,17 @@ def _pools_json(spec: PlatformSpec) -> list[dict[str, Any]]:
                 "node_labels": pool.node_labels,
                 "taints": [f"{t.key}={t.value}:{t.effect}" for t in pool.node_taints],
                 "scales_to_zero": pool.min_nodes == 0,
+                **aws_zones(spec, pool),
             }
         )
     return pools
+
+
+def aws_zones(spec: PlatformSpec, pool: GpuPool) -> dict[str, Any]:
+    """Where an EKS pool's nodes go: the spec's zones, or chosen at deploy time from the EC2 offerings of
+    its instance type (``components.clusters.eks.choose_zones``); empty for other clouds."""
+    if spec.cloud != "aws":
+        return {}
+    if pool.zones:
+        return {"zones": list(pool.zones), "zones_from": "spec"}
+    return {"zones": None, "zones_from": "ec2-offerings-at-deploy"}

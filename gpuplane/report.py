@@ -6,7 +6,7 @@ from typing import TextIO
 
 from components.addons.gateway import route_summary
 from components.spec import POOL_LABEL, SYSTEM_POOL_NAME
-from gpuplane.plan import StackPlan, charts, resource_counts, sorted_violations, tenant_queues
+from gpuplane.plan import StackPlan, aws_zones, charts, resource_counts, sorted_violations, tenant_queues
 
 SYSTEM_LABEL = f"{POOL_LABEL}={SYSTEM_POOL_NAME}"
 
@@ -78,6 +78,16 @@ def _write_pools(plan: StackPlan, out: TextIO) -> None:
             f"     {pool.name:<16} {pool.gpu:<20} {offering.instance_type:<20} {pool.gpus_per_node:>9} "
             f"{pool.min_nodes:>4} {pool.max_nodes:>4}  {pool.capacity:<9} {sharing}\n"
         )
+    if spec.cloud == "aws":
+        for pool in spec.gpu_pools:
+            zones = aws_zones(spec, pool)
+            where = (
+                f"pinned to {', '.join(zones['zones'])} (gpuPools[].zones)"
+                if zones["zones_from"] == "spec"
+                else f"chosen at deploy time where EC2 offers {spec.offering(pool).instance_type} "
+                "(DescribeInstanceTypeOfferings; offline plans do not know)"
+            )
+            out.write(f"     zones of {pool.name}: {where}\n")
     if spec.cloud == "linode":
         out.write("     note: LKE's autoscaler minimum is 1 node per pool: these GPU pools never scale to zero\n")
     if spec.cloud == "existing":

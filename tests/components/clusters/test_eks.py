@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 from collections import Counter
 from typing import Any
@@ -840,3 +841,20 @@ def test_desired_size_lookup_is_scoped_to_this_cluster_and_pool(monkeypatch: pyt
 
 def test_desired_size_helper() -> None:
     assert [desired_size(c, 1, 3) for c in (0, 1, 2, 3, 5)] == [1, 1, 2, 3, 3]
+
+
+def test_plan_says_where_each_pools_zones_come_from() -> None:
+    from pathlib import Path
+
+    from gpuplane.plan import StackPlan, to_json
+    from gpuplane.report import write_report
+
+    raw = raw_spec("aws")
+    raw["gpuPools"][1]["zones"] = ["us-east-1b"]
+    plan = StackPlan(stack="t", path=Path("Pulumi.t.yaml"), spec=spec_for("aws", gpuPools=raw["gpuPools"]))
+    pools = {p["name"]: (p["zones"], p["zones_from"]) for p in to_json(plan)["gpu_pools"]}
+    assert pools == {"inference": (None, "ec2-offerings-at-deploy"), "training": (["us-east-1b"], "spec")}
+    out = io.StringIO()
+    write_report(plan, out)
+    assert "zones of inference: chosen at deploy time where EC2 offers g6.xlarge" in out.getvalue()
+    assert "zones of training: pinned to us-east-1b (gpuPools[].zones)" in out.getvalue()
