@@ -228,3 +228,26 @@ def test_entry_point_imports_from_the_program_directory() -> None:
 @pytest.mark.parametrize("option", ["toolchain", "virtualenv"])
 def test_required_options_are_present(option: str) -> None:
     assert option in _options(_project())
+
+
+def test_readme_deploy_section_covers_install_stack_selection_and_every_placeholder() -> None:
+    """The README's path from a fresh clone: install, stack init/select, and how to replace each kind of
+    placeholder ``gpuplane plan`` reports in the example stacks."""
+    from gpuplane import placeholders
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Deploying for real") :]
+    section = section[: section.index("\n## ", 3)]
+    for command in ("pulumi install", "pulumi stack init", "pulumi stack select", "pulumi up", "gpuplane plan"):
+        assert command in section, command
+    found = [p for s in sorted((ROOT / "stacks").glob("Pulumi.*.yaml")) for p in placeholders.find(s)]
+    assert found  # the examples do ship placeholders, so this test has something to check
+    for placeholder in found:
+        if "secure value" in placeholder.message:
+            assert "secure: v1:REPLACE" in section and "pulumi config set --secret" in section
+        elif "documentation range" in placeholder.message:
+            assert placeholder.message.split(" ", 1)[0] in section, placeholder
+        else:
+            assert placeholder.message.split(" ", 1)[0].strip("'") in section, placeholder
+    for documentation in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"):
+        assert documentation in section
