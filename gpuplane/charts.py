@@ -54,7 +54,7 @@ from typing import Any, cast
 import yaml
 
 from gpuplane.recording import Recording
-from gpuplane.render import REDACTED, chart_entry, helm_releases, redact
+from gpuplane.render import REDACTED, chart_entry, helm_releases, kubernetes_objects, redact
 
 ROOT = Path(__file__).resolve().parents[1]
 VENDORED = ROOT / "third_party" / "charts"
@@ -449,3 +449,19 @@ def render_stack(
         RenderedRelease(release, _with_namespace(objects, release.namespace, scoped))
         for release, objects in zip(found, final, strict=True)
     ]
+
+
+def manifest_files(recording: Recording, spec: Any) -> dict[str, str]:
+    """``charts/<release>.yaml`` for every release (objects sorted by kind, namespace, name), for
+    ``gpuplane render --charts``. ``spec``: the stack's validated spec (its Kubernetes version)."""
+    rendered = render_stack(recording, str(spec.kubernetes_version), kubernetes_objects(recording))
+    files: dict[str, str] = {}
+    for item in rendered:
+        objects = sorted(item.objects, key=object_key)
+        files[f"charts/{item.release.name}.yaml"] = yaml.safe_dump_all(objects, sort_keys=False)
+    return files
+
+
+def object_key(obj: Mapping[str, Any]) -> tuple[str, str, str]:
+    metadata = cast(Mapping[str, Any], obj.get("metadata") or {})
+    return (str(obj.get("kind", "")), str(metadata.get("namespace", "")), str(metadata.get("name", "")))

@@ -53,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 err=sys.stderr,
             )
         if args.command == "render":
-            return _render(args.stack, Path(args.out), out=sys.stdout, err=sys.stderr)
+            return _render(args.stack, Path(args.out), out=sys.stdout, err=sys.stderr, with_charts=args.charts)
         if args.command == "access":
             from gpuplane import access
 
@@ -115,6 +115,11 @@ def _parser() -> argparse.ArgumentParser:
     render = commands.add_parser("render", help="write every Kubernetes object and Helm values a stack creates")
     render.add_argument("stack", help="a stack name or a path to Pulumi.<name>.yaml")
     render.add_argument("--out", required=True, help="directory to write into (created if missing)")
+    render.add_argument(
+        "--charts",
+        action="store_true",
+        help="also write every Helm release fully rendered with its vendored chart (charts/<release>.yaml)",
+    )
     access = commands.add_parser(
         "access", help="who may invoke which model and submit to which queue (the OpenFGA model), offline"
     )
@@ -251,7 +256,7 @@ def _write_plans(plans: Sequence[StackPlan], *, as_json: bool, verbose: bool, ou
             print(f"{plan.stack}: {problem}", file=err)
 
 
-def _render(argument: str, out_dir: Path, *, out: TextIO, err: TextIO) -> int:
+def _render(argument: str, out_dir: Path, *, out: TextIO, err: TextIO, with_charts: bool = False) -> int:
     from gpuplane import render, stackfiles
 
     try:
@@ -267,8 +272,17 @@ def _render(argument: str, out_dir: Path, *, out: TextIO, err: TextIO) -> int:
         for problem in plan.errors:
             print(f"{plan.stack}: {problem}", file=err)
         return EXIT_CONFIG
+    extra: dict[str, str] = {}
+    if with_charts:
+        from gpuplane import charts
+
+        try:
+            extra = charts.manifest_files(plan.recording, plan.spec)
+        except charts.ChartRenderError as error:
+            print(f"gpuplane: {plan.stack}: {error}", file=err)
+            return EXIT_CONFIG
     try:
-        written = render.write(plan.recording, out_dir, cleanups=_cleanups)
+        written = render.write(plan.recording, out_dir, cleanups=_cleanups, extra_files=extra)
     except render.RenderTargetError as error:
         print(f"gpuplane: {error}", file=err)
         return EXIT_CONFIG

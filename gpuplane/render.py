@@ -98,7 +98,13 @@ class RenderTargetError(Exception):
     """``--out`` names a directory ``render`` must not overwrite."""
 
 
-def write(recording: Recording, out: Path, *, cleanups: list[Callable[[], None]] | None = None) -> list[Path]:
+def write(
+    recording: Recording,
+    out: Path,
+    *,
+    cleanups: list[Callable[[], None]] | None = None,
+    extra_files: Mapping[str, str] | None = None,
+) -> list[Path]:
     """Write the rendered tree into ``out`` and return the files written.
 
     Never deletes what ``render`` did not write: ``out`` must be missing, empty, or a previous render
@@ -109,7 +115,8 @@ def write(recording: Recording, out: Path, *, cleanups: list[Callable[[], None]]
     render that are no longer produced are removed. A copied or symlinked marker authorizes nothing:
     the marker must be a regular file and each listed file must still hash to what render wrote.
     ``cleanups``: the staging directory's removal is registered there while it exists (so a signal
-    handler can remove it).
+    handler can remove it). ``extra_files``: more files (relative path, at most one folder deep ->
+    text) written with the tree, e.g. the chart-rendered manifests of ``render --charts``.
     """
     out = Path(os.path.abspath(out))
     if out.is_symlink() or (out.exists() and not out.is_dir()):
@@ -124,7 +131,7 @@ def write(recording: Recording, out: Path, *, cleanups: list[Callable[[], None]]
     if cleanups is not None:
         cleanups.append(remove_staging)
     try:
-        relative = _write_tree(recording, staging)
+        relative = _write_tree(recording, staging, extra_files or {})
         new = {str(r): _sha256(staging / r) for r in relative}
         # While files move, the marker covers both trees, so an interrupted render can be re-run.
         _write_marker(
@@ -225,8 +232,15 @@ def _entries(out: Path) -> list[str]:
     return found
 
 
-def _write_tree(recording: Recording, root: Path) -> list[Path]:
+def _write_tree(recording: Recording, root: Path, extra_files: Mapping[str, str]) -> list[Path]:
     written: list[Path] = []
+    for name, text in sorted(extra_files.items()):
+        path = Path(name)
+        if len(path.parts) > 2 or path.is_absolute() or ".." in path.parts:
+            raise ValueError(f"extra file {name} must be at most one folder deep")
+        (root / path).parent.mkdir(exist_ok=True)
+        (root / path).write_text(text)
+        written.append(path)
     for obj in kubernetes_objects(recording):
         path = Path(object_filename(obj))
         if path in written:
