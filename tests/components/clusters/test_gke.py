@@ -705,3 +705,21 @@ def test_gpu_taint_is_gkes_own_and_the_same_everywhere(baseline: Built) -> None:
             {"key": t.key, "value": t.value, "effect": GKE_TAINT_EFFECTS[t.effect]} for t in scheduling.taints
         ]
         assert len({t["key"] for t in node_taints}) == len(node_taints)
+
+
+def test_kueue_flavors_tolerate_exactly_the_taint_the_gke_pools_carry() -> None:
+    from tests.support import build_platform
+
+    spec = gcp_spec()
+    rec = record(lambda: build_platform(spec, install_addons=True), region=REGION)
+    for pool in spec.gpu_pools:
+        node_config = rec.named(f"gp-cluster-gpu-{pool.name}").inputs["nodeConfig"]
+        assert node_config["taints"] == [{"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE"}]
+        flavor = rec.named(f"gp-kueue-flavor-{pool.name}").inputs["spec"]
+        assert flavor["nodeLabels"] == {k: v for k, v in node_config["labels"].items() if k.startswith("gpuplane.io/")}
+        for taint in node_config["taints"]:
+            effect = {v: k for k, v in GKE_TAINT_EFFECTS.items()}[taint["effect"]]
+            assert any(
+                t["key"] == taint["key"] and t["effect"] == effect and t["operator"] == "Exists"
+                for t in flavor["tolerations"]
+            ), (pool.name, flavor["tolerations"])
