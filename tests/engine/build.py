@@ -51,7 +51,7 @@ LANGUAGE_HOST_SOURCE_TAG = "v3.259.0"
 KUBERNETES_PROVIDER_MODULE_VERSION = "v4.0.0-20260115033456-f47bc2d6f199"
 KUBERNETES_PROVIDER_VERSION = "4.25.0"
 
-BINARIES = ("pulumi", "pulumi-language-python", "pulumi-resource-kubernetes")
+BINARIES = ("pulumi", "pulumi-language-python", "pulumi-language-python-exec", "pulumi-resource-kubernetes")
 
 
 class EngineBuildError(RuntimeError):
@@ -81,11 +81,29 @@ MODULES = (
     ),
 )
 
-#: Files the provider reads from beside its binary, copied from the module it was built against.
-PROVIDER_DATA = {
-    "pulumi-resource-kubernetes.schema.json": "cmd/pulumi-resource-kubernetes/schema.json",
-    "pulumi-resource-kubernetes.terraform-mapping.json": "cmd/pulumi-resource-kubernetes/terraform-mapping.json",
-}
+
+@dataclass(frozen=True)
+class _Data:
+    """A file a binary needs beside it, copied from a module the build resolved (not built)."""
+
+    module_dir: Path  # the module whose go.mod resolves ``module``
+    module: str
+    source: str  # path inside that module
+    target: str  # file name in the bin dir
+    executable: bool = False
+
+
+#: The language host runs programs through this Python shim, looked up next to its own binary
+#: (main.go: "missing executor …/pulumi-language-python-exec"); it ships in sdk/v3 of the CLI's release.
+#: The provider reads its schema and Terraform mapping from beside its binary (see the main.go).
+DATA = (
+    _Data(HERE / "cli", "github.com/pulumi/pulumi/sdk/v3", "python/cmd/pulumi-language-python-exec",
+          "pulumi-language-python-exec", executable=True),
+    _Data(HERE / "kubernetes", "github.com/pulumi/pulumi-kubernetes/provider/v4",
+          "cmd/pulumi-resource-kubernetes/schema.json", "pulumi-resource-kubernetes.schema.json"),
+    _Data(HERE / "kubernetes", "github.com/pulumi/pulumi-kubernetes/provider/v4",
+          "cmd/pulumi-resource-kubernetes/terraform-mapping.json", "pulumi-resource-kubernetes.terraform-mapping.json"),
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -167,10 +185,10 @@ def _run_go(args: list[str], cwd: Path) -> dict[str, float]:
     }
 
 
-def _module_dir(module: _Module, path: str) -> Path:
+def _module_dir(module_dir: Path, path: str) -> Path:
     out = subprocess.run(
         ["go", "list", "-m", "-f", "{{.Dir}}", path],
-        cwd=module.directory,
+        cwd=module_dir,
         env=go_env(),
         capture_output=True,
         text=True,
@@ -189,9 +207,10 @@ def _build_into(bin_dir: Path) -> dict[str, object]:
                 ["build", "-trimpath", "-ldflags", module.ldflags, "-o", str(bin_dir / name), package],
                 module.directory,
             )
-    provider_module = _module_dir(MODULES[1], "github.com/pulumi/pulumi-kubernetes/provider/v4")
-    for target, source in PROVIDER_DATA.items():
-        shutil.copyfile(provider_module / source, bin_dir / target)
+    for data in DATA:
+        target = bin_dir / data.target
+        shutil.copyfile(_module_dir(data.module_dir, data.module) / data.source, target)
+        target.chmod(0o755 if data.executable else 0o644)
     return steps
 
 
