@@ -23,6 +23,7 @@ pack = importlib.util.module_from_spec(_SPEC)
 sys.modules[_SPEC.name] = pack
 _SPEC.loader.exec_module(pack)
 importlib.import_module("gpuplane_policies._secrets").install()
+importlib.import_module("gpuplane_policies._convert_once").install()  # one protobuf conversion per message
 
 PolicyPack(
     name=pack.PACK_NAME,

@@ -56,7 +56,7 @@ def _replace(text: str, old: str, new: str) -> str:
         (b"config:\n  gpuplane:tags: !!python/name:os.system x\n", "is not allowed in config"),
         (b"config:\n  gpuplane:x: .nan\n", "not a finite number"),
         (b"config: {a: [\n", "not valid YAML"),
-        (b"x" * (stackfiles.MAX_FILE_BYTES + 1), "stack files may be at most"),
+        (b"x" * (256 * 1024 + 1), "stack files may be at most"),
     ],
 )
 def test_hostile_stack_files_exit_2_naming_the_file(
