@@ -111,6 +111,21 @@ OPENFGA_NAMESPACE = "openfga"
 """Where the authorization service runs (``components.addons.openfga.NAMESPACE``)."""
 
 GATEWAY_NAME = "gpuplane-ai"
+LOAD_BALANCER_NAME = "gpuplane-ai-lb"
+"""The Pulumi-owned LoadBalancer Service in front of the Envoy proxies (see :func:`load_balancer_spec`)."""
+HTTPS_PORT = 443
+PROXY_HTTPS_PORT = HTTPS_PORT + 10000
+"""The proxy container port of the 443 listener: Envoy Gateway shifts listener ports below 1024 by 10000
+unless ``useListenerPortAsContainerPort`` (internal/gatewayapi/listener.go ``servicePortToContainerPort``,
+``wellKnownPortShift`` in translator.go, envoyproxy/gateway v1.8.3, commit 94850d43)."""
+PROXY_POD_LABELS: Mapping[str, str] = {
+    # proxy/resource.go EnvoyAppLabel + gatewayapi/translator.go owning-gateway labels (v1.8.3)
+    "app.kubernetes.io/name": "envoy",
+    "app.kubernetes.io/component": "proxy",
+    "app.kubernetes.io/managed-by": "envoy-gateway",
+    "gateway.envoyproxy.io/owning-gateway-name": GATEWAY_NAME,
+    "gateway.envoyproxy.io/owning-gateway-namespace": GATEWAY_NAMESPACE,
+}
 GATEWAY_CLASS = "gpuplane-ai"
 ENVOY_PROXY_NAME = "gpuplane-ai"
 CONTROLLER_NAME = "gateway.envoyproxy.io/gatewayclass-controller"
@@ -432,9 +447,22 @@ def envoy_proxy_spec(spec: PlatformSpec) -> dict[str, Any]:
                 "envoyDeployment": {
                     "replicas": spec.gateway.replicas,
                     "pod": {"nodeSelector": dict(SYSTEM_NODE_SELECTOR)},
-                }
+                },
+                # No cloud load balancer from the controller: the stack owns it (load_balancer_spec).
+                "envoyService": {"type": "ClusterIP"},
             },
         },
+    }
+
+
+def load_balancer_spec() -> dict[str, Any]:
+    """A LoadBalancer Service selecting the Envoy proxy pods Envoy Gateway runs for :data:`GATEWAY_NAME`
+    (in its controller namespace), 443 to the shifted container port."""
+    return {
+        "type": "LoadBalancer",
+        "selector": dict(PROXY_POD_LABELS),
+        "ports": [{"name": "https", "protocol": "TCP", "port": HTTPS_PORT, "targetPort": PROXY_HTTPS_PORT}],
+        "externalTrafficPolicy": "Local",
     }
 
 
@@ -442,7 +470,7 @@ def gateway_spec(spec: PlatformSpec, tls_secret: str) -> dict[str, Any]:
     listener: dict[str, Any] = {
         "name": "https",
         "protocol": "HTTPS",
-        "port": 443,
+        "port": HTTPS_PORT,
         "tls": {"mode": "Terminate", "certificateRefs": [{"group": "", "kind": "Secret", "name": tls_secret}]},
         "allowedRoutes": {"namespaces": {"from": "Same"}},
     }
@@ -858,6 +886,9 @@ class AiGateway(pulumi.ComponentResource):
 
     gateway: k8s.apiextensions.CustomResource
     """The Gateway (namespace :data:`GATEWAY_NAMESPACE`, name :data:`GATEWAY_NAME`)."""
+    load_balancer: k8s.core.v1.Service
+    """The cloud load balancer's Service (``gpuplane-ai-lb`` in ``envoy-gateway-system``): its address is the
+    platform's endpoint (``kubectl -n envoy-gateway-system get svc gpuplane-ai-lb``)."""
     releases: dict[str, k8s.helm.v3.Release]
     """``ai-gateway-crds``, ``envoy-gateway``, ``ai-gateway``."""
     routes: dict[str, k8s.apiextensions.CustomResource]
@@ -967,9 +998,19 @@ class AiGateway(pulumi.ComponentResource):
             kind="Gateway",
             metadata=meta(GATEWAY_NAME),
             spec=gateway_spec(spec, tls_secret_name),
-            # The Gateway makes Envoy Gateway create a LoadBalancer Service (an ELB, a forwarding rule, a
-            # NodeBalancer): it is deleted for real on destroy, while the controller still runs.
-            opts=scope.owner_opts(self, [*eg_crs, gateway_class, envoy_proxy, *tls_deps]),
+            opts=scope.opts(self, [*eg_crs, gateway_class, envoy_proxy, *tls_deps]),
+        )
+        # The cloud load balancer (an ELB, a forwarding rule, a NodeBalancer) belongs to this Service, not to
+        # Envoy Gateway: its delete is real (not deleted_with the cluster) and Pulumi waits until the object
+        # is gone, which the service controller's load-balancer-cleanup finalizer holds until the cloud load
+        # balancer is deleted. Envoy Gateway's own Service (ClusterIP) deletes nothing in the cloud.
+        self.load_balancer = k8s.core.v1.Service(
+            f"{name}-load-balancer",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=LOAD_BALANCER_NAME, namespace=EG_NAMESPACE, labels=dict(MANAGED_BY)
+            ),
+            spec=load_balancer_spec(),  # pyright: ignore[reportArgumentType]
+            opts=scope.owner_opts(self, [*eg_crs, self.gateway]),
         )
         client_headers = custom_resource(
             f"{name}-client-headers",

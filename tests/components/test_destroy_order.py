@@ -24,7 +24,7 @@ from gpuplane.recording import RecordedResource, Recording
 K8S_RELEASE = "kubernetes:helm.sh/v3:Release"
 OWNERS = {
     # (type, name): what it owns in the cloud
-    ("kubernetes:gateway.networking.k8s.io/v1:Gateway", "gpuplane-gateway-gateway"): "LoadBalancer",
+    ("kubernetes:core/v1:Service", "gpuplane-gateway-load-balancer"): "LoadBalancer",
     (K8S_RELEASE, "gpuplane-observability-stack"): "Prometheus PersistentVolume",
     ("kubernetes:apps/v1:StatefulSet", "gpuplane-openfga-postgres"): "Postgres PersistentVolume",
 }
@@ -141,4 +141,23 @@ def test_everything_else_in_the_cluster_still_goes_with_it(aws: StackPlan) -> No
     assert in_cluster
     assert all(effective_deleted_with(rec, r) == cluster for r in in_cluster), [
         r.name for r in in_cluster if effective_deleted_with(rec, r) != cluster
+    ]
+
+
+def test_the_load_balancer_is_the_stacks_and_envoy_gateway_makes_none(aws: StackPlan) -> None:
+    """Envoy Gateway deletes its own Service without anyone waiting (no blocking owner reference, no
+    finalizer on the Gateway), so the cloud load balancer hangs off a Service the stack owns."""
+    rec = aws.recording
+    service = _owner(rec, "kubernetes:core/v1:Service", "gpuplane-gateway-load-balancer")
+    spec = service.inputs["spec"]
+    assert spec["type"] == "LoadBalancer"
+    assert spec["selector"]["gateway.envoyproxy.io/owning-gateway-name"] == "gpuplane-ai"
+    assert spec["ports"] == [{"name": "https", "protocol": "TCP", "port": 443, "targetPort": 10443}]
+    (proxy,) = rec.of_type("kubernetes:gateway.envoyproxy.io/v1alpha1:EnvoyProxy")
+    assert proxy.inputs["spec"]["provider"]["kubernetes"]["envoyService"] == {"type": "ClusterIP"}
+    assert rec.named("gpuplane-gateway-gateway").urn in service.dependencies
+    assert not [
+        r.name
+        for r in rec.of_type("kubernetes:core/v1:Service")
+        if r.inputs["spec"].get("type") == "LoadBalancer" and r is not service
     ]

@@ -190,6 +190,7 @@ def expected_children(spec: PlatformSpec, *, monitoring: bool) -> Counter[tuple[
         (f"{EG}:EnvoyProxy", f"{n}-envoy-proxy"),
         (f"{GW}:GatewayClass", f"{n}-gateway-class"),
         (f"{GW}:Gateway", f"{n}-gateway"),
+        ("kubernetes:core/v1:Service", f"{n}-load-balancer"),
         (f"{EG}:ClientTrafficPolicy", f"{n}-client-headers"),
         (f"{EG}:SecurityPolicy", f"{n}-gateway-auth"),
     ]
@@ -235,7 +236,7 @@ def test_children_are_exact_and_wired_to_the_cluster(cloud: str) -> None:
     assert b.component.parent == b.rec.named("gp").urn
     children = b.children()
     assert Counter((r.type, r.name) for r in children) == expected_children(spec, monitoring=True)
-    assert len(children) == 17 + 3 + 3 + 5 * 5 + 4 * 3 + 5
+    assert len(children) == 18 + 3 + 3 + 5 * 5 + 4 * 3 + 5
     assert [r for r in b.rec.resources if r.name.startswith("gp-gateway")] == [b.component, *children]
 
     (provider,) = b.rec.of_type("pulumi:providers:kubernetes")
@@ -243,8 +244,8 @@ def test_children_are_exact_and_wired_to_the_cluster(cloud: str) -> None:
     for child in children:
         if child.type.startswith(K8S):
             assert child.provider == f"{provider.urn}::{provider.id}", child.name
-            # The Gateway makes a LoadBalancer: destroy deletes it for real (test_destroy_order.py).
-            assert child.deleted_with == ("" if child.name == "gp-gateway-gateway" else native), child.name
+            # The LoadBalancer Service owns the cloud load balancer: destroy deletes it for real (test_destroy_order.py).
+            assert child.deleted_with == ("" if child.name == "gp-gateway-load-balancer" else native), child.name
         else:  # random/tls values live in state only
             assert child.deleted_with == "", child.name
         assert child.custom
