@@ -327,6 +327,7 @@ def envoy_gateway_values(spec: PlatformSpec) -> dict[str, Any]:
                         "redis": {"url": f"{VALKEY_NAME}.{RATELIMIT_NAMESPACE}.svc.cluster.local:{VALKEY_PORT}"},
                     },
                     "failClosed": spec.gateway.rate_limit_fail_closed,
+                    "timeout": RATE_LIMIT_CALL_TIMEOUT,
                 },
             }
         },
@@ -335,6 +336,11 @@ def envoy_gateway_values(spec: PlatformSpec) -> dict[str, Any]:
     }
 
 
+RATE_LIMIT_CALL_TIMEOUT = "200ms"
+"""How long Envoy waits for the rate-limit service per request (``config.envoyGateway.rateLimit.timeout``,
+Envoy Gateway v1.8.3 api/v1alpha1/envoygateway_types.go ``RateLimit.Timeout``; unset it is 20 ms). With
+``failClosed`` a missed deadline is a refused request, and one Valkey round trip under load can exceed
+20 ms; 200 ms is small next to a model's response time and still bounds a hung rate-limit service."""
 MCP_SEED_SECRET = "ai-gateway-mcp-session-seed"
 """Secret (in the AI Gateway namespace) holding the MCP session-encryption seed under key ``seed``."""
 MCP_SEED_ENV = "GPUPLANE_MCP_SESSION_SEED"

@@ -190,7 +190,14 @@ def device_plugin_configs(spec: PlatformSpec, pools: Sequence[GpuPoolScheduling]
         assert replicas is not None, "the spec requires replicas for time-slicing"
         config = {
             "version": "v1",
-            "sharing": {"timeSlicing": {"resources": [{"name": GPU_RESOURCE, "replicas": replicas}]}},
+            # failRequestsGreaterThanOne: a pod asking for 2+ time-sliced units would otherwise get two
+            # slices of possibly the same GPU while Kueue counts 2 units of quota; refuse it instead.
+            "sharing": {
+                "timeSlicing": {
+                    "failRequestsGreaterThanOne": True,
+                    "resources": [{"name": GPU_RESOURCE, "replicas": replicas}],
+                }
+            },
         }
         data[key] = yaml.safe_dump(config, sort_keys=False)
     if not data:

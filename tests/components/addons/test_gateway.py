@@ -379,6 +379,7 @@ ENVOY_GATEWAY_API_PATHS = {
     "rateLimit.backend.type",
     "rateLimit.backend.redis.url",
     "rateLimit.failClosed",
+    "rateLimit.timeout",
 }
 
 
@@ -432,6 +433,8 @@ def test_envoy_gateway_values_follow_the_ai_gateway_install_and_configure_redis(
             "redis": {"url": f"ratelimit-valkey.{RATELIMIT_NAMESPACE}.svc.cluster.local:6379"},
         },
         "failClosed": True,
+        # Envoy Gateway's default is 20 ms; failing closed, a slow Valkey round trip would refuse requests.
+        "timeout": "200ms",
     }
     service = aws.rec.named("gp-gateway-valkey-service").inputs
     assert (service["metadata"]["name"], service["metadata"]["namespace"]) == ("ratelimit-valkey", RATELIMIT_NAMESPACE)

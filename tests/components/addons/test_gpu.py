@@ -387,7 +387,12 @@ def test_time_slicing_config_follows_the_pool_label(cloud: str) -> None:
         EXCLUSIVE_CONFIG: {"version": "v1"},
         "inference": {
             "version": "v1",
-            "sharing": {"timeSlicing": {"resources": [{"name": "nvidia.com/gpu", "replicas": 4}]}},
+            "sharing": {
+                "timeSlicing": {
+                    "failRequestsGreaterThanOne": True,
+                    "resources": [{"name": "nvidia.com/gpu", "replicas": 4}],
+                }
+            },
         },
     }
     # Unlabelled nodes get the exclusive entry explicitly (the config manager would otherwise fall back
