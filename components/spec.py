@@ -276,11 +276,18 @@ ModelProvider = Literal["in-cluster", "openai", "openai-compatible", "anthropic"
 EXTERNAL_PROVIDERS: tuple[str, ...] = ("openai", "openai-compatible", "anthropic", "bedrock", "vertex")
 
 
+MAX_TOKEN_BUDGET = 4_294_967_295
+MAX_FLAVOR_NODE_LABELS = 8
+"""Kueue 0.19.2 ResourceFlavor ``spec.nodeLabels`` holds at most 8 entries (CRD ``maxProperties: 8``)."""
+
+
 class TokenBudget(_Model):
     """Tokens (total: input plus output, as the backend reports them) one tenant may spend on one
     model per ``per``; enforced by the gateway's global rate limit."""
 
-    tokens: Annotated[int, Field(ge=1, le=1_000_000_000_000)]
+    # Envoy Gateway v1.8.3 rate limits hold the budget in a uint32 (api/v1alpha1/ratelimit_types.go
+    # ``Requests uint32``; the BackendTrafficPolicy CRD's ``maximum: 4294967295``): more is refused here.
+    tokens: Annotated[int, Field(ge=1, le=MAX_TOKEN_BUDGET)]
     per: TokenUnit = "Hour"
 
 
@@ -628,6 +635,14 @@ def _pool_problems(spec: PlatformSpec, index: int, pool: GpuPool) -> Iterator[Pr
         yield Problem(f"{key}.zones", f"zones can be pinned on aws and gcp only, not {spec.cloud}")
     yield from _sharing_problems(key, pool)
     yield from _label_key_problems(spec.cloud, key, pool)
+    if len(pool.node_labels) > MAX_FLAVOR_NODE_LABELS:
+        platform = len(pool.node_labels) - len(pool.labels)
+        yield Problem(
+            f"{key}.labels",
+            f"{len(pool.labels)} labels plus the {platform} gpuplane sets make {len(pool.node_labels)}; a Kueue "
+            f"ResourceFlavor holds at most {MAX_FLAVOR_NODE_LABELS} node labels, so at most "
+            f"{MAX_FLAVOR_NODE_LABELS - platform} here",
+        )
     if pool.taints is not None and spec.cloud != "existing":
         yield Problem(
             f"{key}.taints",
