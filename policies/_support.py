@@ -924,7 +924,12 @@ def k8s_kind(type_: str) -> tuple[str, str]:
     parts = type_.split(":")
     if len(parts) != 3:
         return "", ""
-    return parts[1], parts[2]
+    group_version = parts[1]
+    if "/" not in group_version and group_version.startswith("v"):
+        # apiextensions.CustomResource(api_version="v1", kind="Secret") registers kubernetes:v1:Secret;
+        # the provider handles it as the core/v1 kind it is.
+        group_version = f"core/{group_version}"
+    return group_version, parts[2]
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,10 @@
 EKS control planes are always multi-AZ. GKE is HA only as a regional cluster (``location`` is a
 region, not a zone). LKE needs ``controlPlane.highAvailability`` (irreversible, paid). Advisory by
 default; ``config/production.json`` makes it mandatory.
+
+Reads:
+    gcp:container/cluster:Cluster: location
+    linode:index/lkeCluster:LkeCluster: controlPlane.highAvailability
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""cloud-eks-control-plane-logging: the EKS control plane ships its audit trail to CloudWatch."""
+"""cloud-eks-control-plane-logging: the EKS control plane ships its audit trail to CloudWatch.
+
+Reads:
+    aws:eks/cluster:Cluster: enabledClusterLogTypes
+"""
 
 from __future__ import annotations
 

@@ -4,6 +4,9 @@ EKS defaults are open: without ``vpcConfig.endpointPublicAccess: false`` the end
 without ``publicAccessCidrs`` it admits ``0.0.0.0/0``. Both defaults are reported. A listed CIDR wider
 than ``minIpv4PrefixLength`` (default ``/8``; IPv6 ``minIpv6PrefixLength``, default ``/16``) counts as
 open too: ``0.0.0.0/1`` plus ``128.0.0.0/1`` is the whole internet without a single ``/0``.
+
+Reads:
+    aws:eks/cluster:Cluster: vpcConfig.endpointPublicAccess, vpcConfig.publicAccessCidrs
 """
 
 from __future__ import annotations

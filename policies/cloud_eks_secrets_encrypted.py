@@ -1,4 +1,8 @@
-"""cloud-eks-secrets-encrypted: Kubernetes Secrets in EKS are envelope-encrypted with a KMS key."""
+"""cloud-eks-secrets-encrypted: Kubernetes Secrets in EKS are envelope-encrypted with a KMS key.
+
+Reads:
+    aws:eks/cluster:Cluster: encryptionConfig[].resources, encryptionConfig[].provider.keyArn
+"""
 
 from __future__ import annotations
 

@@ -2,6 +2,9 @@
 
 A listed ``cidrBlock`` wider than ``minIpv4PrefixLength`` (default ``/8``; IPv6 ``minIpv6PrefixLength``,
 default ``/16``) counts as open, like ``0.0.0.0/0``.
+
+Reads:
+    gcp:container/cluster:Cluster: privateClusterConfig.enablePrivateEndpoint, masterAuthorizedNetworksConfig.cidrBlocks[].cidrBlock, masterAuthorizedNetworksConfig.gcpPublicCidrsAccessEnabled
 """
 
 from __future__ import annotations

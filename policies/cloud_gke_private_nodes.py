@@ -1,4 +1,9 @@
-"""cloud-gke-private-nodes: GKE nodes get no public IP addresses."""
+"""cloud-gke-private-nodes: GKE nodes get no public IP addresses.
+
+Reads:
+    gcp:container/cluster:Cluster: privateClusterConfig.enablePrivateNodes
+    gcp:container/nodePool:NodePool: networkConfig.enablePrivateNodes
+"""
 
 from __future__ import annotations
 

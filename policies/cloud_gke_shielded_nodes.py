@@ -2,6 +2,10 @@
 
 GKE enables Shielded Nodes by default; this rule reports an explicit opt-out, and with
 ``requireSecureBoot`` also node pools without Secure Boot.
+
+Reads:
+    gcp:container/cluster:Cluster: enableShieldedNodes
+    gcp:container/nodePool:NodePool: nodeConfig.shieldedInstanceConfig
 """
 
 from __future__ import annotations

@@ -1,4 +1,9 @@
-"""cloud-gke-workload-identity: GKE pods get Google credentials through Workload Identity."""
+"""cloud-gke-workload-identity: GKE pods get Google credentials through Workload Identity.
+
+Reads:
+    gcp:container/cluster:Cluster: workloadIdentityConfig.workloadPool
+    gcp:container/nodePool:NodePool: nodeConfig.workloadMetadataConfig.mode
+"""
 
 from __future__ import annotations
 

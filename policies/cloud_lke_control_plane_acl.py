@@ -3,6 +3,9 @@
 LKE has no private API endpoint: the ACL is the only network control. ``acl.enabled: false`` means
 default ALLOW, the same as no ACL at all. An address range wider than ``minIpv4PrefixLength`` (default
 ``/8``; IPv6 ``minIpv6PrefixLength``, default ``/16``) counts as open, like ``0.0.0.0/0``.
+
+Reads:
+    linode:index/lkeCluster:LkeCluster: controlPlane.acl.enabled, controlPlane.acl.addresses[].ipv4s, controlPlane.acl.addresses[].ipv6s
 """
 
 from __future__ import annotations

@@ -8,6 +8,11 @@ entry of an ``LkeCluster`` names a firewall, and each ``linode.Firewall`` drops 
 is enabled, and accepts nothing from the whole internet (a range wider than ``minIpv4PrefixLength`` /
 ``minIpv6PrefixLength`` counts as the whole internet). Which firewall a pool names is only known after it
 exists (its id), so the rules are judged on the firewalls of the stack.
+
+Reads:
+    linode:index/lkeNodePool:LkeNodePool: firewallId
+    linode:index/lkeCluster:LkeCluster: pools[].firewallId
+    linode:index/firewall:Firewall: inboundPolicy, disabled, inbounds[].action, inbounds[].ipv4s, inbounds[].ipv6s
 """
 
 from __future__ import annotations

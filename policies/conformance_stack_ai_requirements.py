@@ -5,6 +5,10 @@ Detection is from what the stack installs (Helm chart names, Kueue/KEDA objects)
 cluster features (GKE managed Prometheus/DCGM metrics, GKE Gateway API, GKE's own GPU device plugin,
 autoscaled node pools). It says what the stack *provides*, not what an adopted cluster may already
 run: conformance is about the platform you ship. Advisory; ``required`` narrows the list.
+
+Reads:
+    kubernetes:helm.sh/v3:Release: chart
+    gcp:container/cluster:Cluster: monitoringConfig, gatewayApiConfig
 """
 
 from __future__ import annotations

@@ -14,6 +14,10 @@ its fixed size (``count`` inline, ``nodeCount`` on ``LkeNodePool``); an unknown 
 1. Config: ``maxIdleHourlyUsd`` silences floors at or below that hourly price (default 0: every LKE GPU
 pool is reported). Advisory by default: the floor is a fact of the cloud, not a mistake; make it
 mandatory with a threshold to cap what idle GPUs may cost.
+
+Reads:
+    linode:index/lkeCluster:LkeCluster: pools[].type, pools[].count, pools[].autoscaler
+    linode:index/lkeNodePool:LkeNodePool: type, nodeCount, autoscaler
 """
 
 from __future__ import annotations

@@ -4,6 +4,12 @@ EKS node groups and GKE node pools can scale to zero; Karpenter always can. LKE'
 below one node, so an LKE GPU pool is fine at a minimum of 1. Mandatory by default and in dev (idle GPUs
 are the first cost to cut); ``policies/config/production.json`` makes it advisory, where a warm minimum for
 latency-sensitive inference can be a deliberate choice.
+
+Reads:
+    aws:eks/nodeGroup:NodeGroup: instanceTypes, amiType, scalingConfig.minSize
+    gcp:container/nodePool:NodePool: nodeConfig, autoscaling, nodeCount, initialNodeCount
+    linode:index/lkeCluster:LkeCluster: pools[]
+    linode:index/lkeNodePool:LkeNodePool: type, nodeCount, autoscaler
 """
 
 from __future__ import annotations

@@ -5,6 +5,10 @@ Checked on provider resources (``kubeconfig``, ``token``, ``credentials``...), o
 unencrypted in the stack's state and shown by ``pulumi stack export``. Needs the secret markers that
 ``policies/__main__.py`` installs (pulumi-policy itself hides secretness: pulumi/pulumi-policy#241).
 Helm values and container env are covered by platform-workload-no-plaintext-secrets.
+
+Reads:
+    kubernetes:core/v1:Secret: data, stringData
+    pulumi:providers:kubernetes: kubeconfig
 """
 
 from __future__ import annotations

@@ -6,6 +6,9 @@ Envoy Gateway v1.9.0 moved to Gateway API v1.6.1, which AI Gateway does not list
 CRD chart must match its controller chart. Gateway API counts only when the stack installs it itself
 (otherwise Envoy Gateway's chart brings its own); it is read from the release URL of a
 ``kubernetes:yaml/v2`` ConfigFile/ConfigGroup.
+
+Reads:
+    kubernetes:helm.sh/v3:Release: chart, version
 """
 
 from __future__ import annotations

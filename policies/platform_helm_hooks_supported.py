@@ -3,6 +3,9 @@
 ``helm.v4.Chart`` (and the older client-side ``helm.v3.Chart``) render templates in Pulumi and skip
 Helm hooks (pulumi/pulumi-kubernetes#3284): Envoy Gateway's certgen Job, OpenFGA's migrations,
 kube-prometheus-stack's admission-webhook patch Jobs and the GPU operator's CRD upgrade Job never run.
+
+Reads:
+    kubernetes:helm.sh/v4:Chart: chart
 """
 
 from __future__ import annotations

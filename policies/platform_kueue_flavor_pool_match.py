@@ -7,6 +7,10 @@ tolerates (or declares in ``nodeTaints``) the pool's taints, and every flavor mu
 one pool. "Select" means every ``nodeLabels`` entry is a label of the pool with the same value (the
 pool may carry more, e.g. ``nvidia.com/device-plugin.config``). On an adopted cluster (no node pool
 resources in the stack) the pools are invisible and there is nothing to compare.
+
+Reads:
+    kubernetes:kueue.x-k8s.io/v1beta2:ResourceFlavor: spec.nodeLabels, spec.nodeTaints, spec.tolerations
+    aws:eks/nodeGroup:NodeGroup: instanceTypes, labels, taints
 """
 
 from __future__ import annotations

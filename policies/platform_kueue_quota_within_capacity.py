@@ -6,6 +6,11 @@ fit the capacity of the GPU pools the flavor selects at their maximum size. Capa
 device-plugin config the pool's nodes select (label ``nvidia.com/device-plugin.config`` or the
 chart's ``devicePlugin.config.default``), or the MIG slices of an ``all-<profile>`` MIG config.
 Flavors whose pools cannot be counted are left to the other policies.
+
+Reads:
+    kubernetes:kueue.x-k8s.io/v1beta2:ClusterQueue: spec.resourceGroups[].flavors[].resources[].nominalQuota
+    kubernetes:kueue.x-k8s.io/v1beta2:ResourceFlavor: spec.nodeLabels
+    aws:eks/nodeGroup:NodeGroup: instanceTypes, scalingConfig.maxSize, labels
 """
 
 from __future__ import annotations

@@ -10,6 +10,24 @@ in Pulumi or not. Container ``args`` and ``command``: the same holds for a crede
 value (``--password=hunter2``, ``--token hunter2``, also inside an ``sh -c`` string) and for a URI with
 embedded credentials. Not reported: values that reference a variable (``--token=$(HF_TOKEN)``, which
 Kubernetes fills from the env, ``$TOKEN`` in a shell) or a file (``--token=/var/run/secrets/token``).
+
+Property: no credential the stack deploys is readable as plaintext by whoever reads a workload, a
+ConfigMap or Helm values. Also read: every pod spec at any depth of any Kubernetes resource (``_pods``:
+CronJob, JobSet, ``*Patch``, custom resources...), ConfigMaps (``data``: credential-named keys,
+credentials inside values -- URIs with ``user:password@`` or an empty user ``:password@``, libpq/ODBC
+``password=``, JDBC ``?password=`` -- and inside embedded YAML/JSON documents and ``.env``/``.properties``
+files), and YAML strings inside Helm values (``extraManifests``). References are not credentials:
+``${VAR}``, ``$(VAR)``, ``{{ ... }}``, file paths.
+
+Reads:
+    kubernetes:helm.sh/v3:Release: values (any depth, YAML/JSON strings)
+    kubernetes:core/v1:ConfigMap: data
+    kubernetes:core/v1:ConfigMapPatch: data
+    kubernetes:apps/v1:Deployment: spec.template.spec.containers[].env, args, command
+    kubernetes:batch/v1:CronJob: spec.jobTemplate.spec.template.spec.containers[].env
+    kubernetes:apps/v1:DeploymentPatch: spec.template.spec.containers[].env
+    kubernetes:core/v1:PodTemplate: template.spec.containers[].env
+    kubernetes:jobset.x-k8s.io/v1alpha2:JobSet: spec.replicatedJobs[].template.spec.template.spec.containers[].env
 """
 
 from __future__ import annotations

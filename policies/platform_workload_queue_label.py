@@ -4,6 +4,10 @@ Kueue only manages workloads that carry ``kueue.x-k8s.io/queue-name`` (with the 
 ``manageJobsWithoutQueueName: false``); an unlabelled GPU Job or Deployment bypasses every quota.
 Checked on the workload's labels or its pod template's. DaemonSets are skipped (Kueue cannot queue
 them), as are the namespaces in ``exemptNamespaces``.
+
+Reads:
+    kubernetes:batch/v1:Job: metadata.labels, spec.template.metadata.labels, spec.template.spec.containers[].resources
+    kubernetes:apps/v1:Deployment: metadata.labels, spec.template.metadata.labels, spec.template.spec.containers[].resources
 """
 
 from __future__ import annotations

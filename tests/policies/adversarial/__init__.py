@@ -14,6 +14,7 @@ MODULES = (
     "credentials",
     "parity",
     "failclosed",
+    "coverage",
 )
 
 
