@@ -12,6 +12,10 @@ Why: one generator feeds both the store (``components/addons/openfga.py``) and t
 model tests exercise exactly the tuples that production gets, and the gateway's route admission
 (``components/addons/gateway.py``) can be checked against :func:`invokers` from the same spec.
 
+Modules beside it: ``sync_store.py`` (the Job that writes model and tuples), ``ext_authz.py`` (the
+per-request authorization service Envoy calls), ``service.py`` (its Kubernetes objects, alerts and
+dashboard), ``rbac.py`` (the ``submitter`` tuples as namespace RoleBindings).
+
 Object ids: ``tenant:<tenant>``, ``model:<models[].name>``, ``queue:<namespace>/<localqueue>``
 (Kueue tenants' LocalQueues live in a namespace named after the tenant), ``user:<members[]>``.
 """
