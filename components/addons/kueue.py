@@ -106,7 +106,7 @@ from components.addons.base import (
     namespace,
 )
 from components.clusters.contract import GpuPoolScheduling
-from components.spec import GPU_RESOURCE, PlatformSpec
+from components.spec import GPU_RESOURCE, GpuPool, PlatformSpec
 from components.versions import KUEUE, KUEUE_CONTROLLER
 
 API_VERSION = "kueue.x-k8s.io/v1beta2"
@@ -125,6 +125,8 @@ METRICS_SERVICE_SELECTOR = {
 chart's values.yaml documents ``metricsService.labels`` ("metricsService's labels") but no template
 reads it: labels set there are silently dropped, which is how an earlier selector
 (``gpuplane.io/metrics: kueue``) matched no Service (tests/charts renders the real templates)."""
+REQUEUE_LIMIT = 3
+"""Evictions for missing the PodsReady deadline after which Kueue deactivates a workload (no evict loop)."""
 METRICS_READER = "gpuplane-metrics-reader"
 """ServiceAccount (in :data:`NAMESPACE`) whose token Prometheus presents to Kueue's metrics endpoint."""
 METRICS_READER_TOKEN = f"{METRICS_READER}-token"
@@ -401,7 +403,18 @@ def manager_config(spec: PlatformSpec) -> dict[str, Any]:
             "timeout": timeout,
             "recoveryTimeout": timeout,
             "blockAdmission": False,
-            "requeuingStrategy": {"timestamp": "Eviction", "backoffBaseSeconds": 60, "backoffMaxSeconds": 3600},
+            # Kueue 0.19.2's waitForPodsReady is one setting for every workload kind (apis/config/v1beta2
+            # WaitForPodsReady: timeout, blockAdmission, requeuingStrategy, recoveryTimeout; nothing per
+            # kind). A serving Deployment/LeaderWorkerSet whose cold start (scale from zero, image pull,
+            # weight load) outlasts the timeout would be evicted and requeued forever; after
+            # REQUEUE_LIMIT timeouts Kueue deactivates the workload instead (workload_controller.go:
+            # requeuingBackoffLimitCount), which the pending alert and `kubectl get workloads` show.
+            "requeuingStrategy": {
+                "timestamp": "Eviction",
+                "backoffBaseSeconds": 60,
+                "backoffMaxSeconds": 3600,
+                "backoffLimitCount": REQUEUE_LIMIT,
+            },
         },
         "managedJobsNamespaceSelector": {"matchExpressions": [{"key": TENANT_LABEL, "operator": "Exists"}]},
         "fairSharing": {"preemptionStrategies": list(FAIR_SHARING_STRATEGIES)},
@@ -481,6 +494,22 @@ def spare_units(spec: PlatformSpec, allocation: Mapping[str, Mapping[str, int]])
     }
 
 
+SHARING_ORDER = {"none": 0, "mig": 1, "time-slicing": 2}
+
+
+def flavor_order(spec: PlatformSpec) -> list[GpuPool]:
+    """The order Kueue tries a ClusterQueue's flavors in: whole GPUs, then MIG instances, then
+    time-sliced GPUs (declaration order within each).
+
+    A GPU workload that names no pool (no ``gpuplane.io/pool`` node selector) fits every flavor, and
+    Kueue gives it the first one with quota. In declaration order a training job could land on a
+    quarter of a time-sliced L4 while whole GPUs sit idle; in this order it gets a whole GPU whenever
+    its tenant has one free, and a shared slice only when nothing else is left (or when it asks for
+    that pool by its selector, which then is the only flavor it fits).
+    """
+    return sorted(spec.gpu_pools, key=lambda p: SHARING_ORDER.get(p.sharing.mode, 0))
+
+
 def _gpu_group(flavors: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"coveredResources": [GPU_RESOURCE], "flavors": list(flavors)}] if flavors else []
 
@@ -492,7 +521,7 @@ def cohort_spec(spec: PlatformSpec, allocation: Mapping[str, Mapping[str, int]])
     spare = spare_units(spec, allocation)
     flavors = [
         {"name": pool.name, "resources": [{"name": GPU_RESOURCE, "nominalQuota": spare[pool.name]}]}
-        for pool in spec.gpu_pools
+        for pool in flavor_order(spec)
     ]
     return {"resourceGroups": _gpu_group(flavors)}
 
@@ -507,7 +536,7 @@ def cluster_queue_spec(spec: PlatformSpec, tenant: str, allocation: Mapping[str,
     weight = next(t.weight for t in spec.tenants if t.name == tenant)
     shares = allocation[tenant]
     flavors: list[dict[str, Any]] = []
-    for pool in spec.gpu_pools:
+    for pool in flavor_order(spec):
         nominal = shares.get(pool.name, 0)
         if not spec.kueue.borrowing and nominal == 0:
             continue

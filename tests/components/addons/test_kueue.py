@@ -19,9 +19,11 @@ from components.addons.kueue import (
     DEFAULT_FRAMEWORKS,
     LOCAL_QUEUE,
     METRICS_SERVICE_SELECTOR,
+    REQUEUE_LIMIT,
     REQUIRED_FRAMEWORKS,
     KueueAddon,
     KueueArgs,
+    flavor_order,
     manager_config,
     split_quotas,
 )
@@ -471,7 +473,12 @@ def test_gpuplane_settings_are_the_documented_v1beta2_shapes() -> None:
         "timeout": "25m",
         "recoveryTimeout": "25m",
         "blockAdmission": False,
-        "requeuingStrategy": {"timestamp": "Eviction", "backoffBaseSeconds": 60, "backoffMaxSeconds": 3600},
+        "requeuingStrategy": {
+            "timestamp": "Eviction",
+            "backoffBaseSeconds": 60,
+            "backoffMaxSeconds": 3600,
+            "backoffLimitCount": 3,
+        },
     }
     assert config["fairSharing"] == {"preemptionStrategies": ["LessThanOrEqualToFinalShare", "LessThanInitialShare"]}
     assert config["metrics"]["enableClusterQueueResources"] is True
@@ -885,8 +892,30 @@ def test_mig_and_time_sliced_pools_count_in_units() -> None:
     raw["gpuPools"][0]["sharing"] = {"mode": "time-slicing", "replicas": 4}  # 4 nodes x 4 = 16 units
     raw["tenants"] = [{"name": "team-a", "quotas": {"nvidia-l4": 12}}, {"name": "team-b", "quotas": {"nvidia-l4": 4}}]
     b = build(spec_for("aws", gpuPools=raw["gpuPools"], tenants=raw["tenants"]))
-    team_a = b.spec_of("gp-kueue-cluster-queue-team-a")["resourceGroups"][0]["flavors"][0]["resources"][0]
+    flavors = b.spec_of("gp-kueue-cluster-queue-team-a")["resourceGroups"][0]["flavors"]
+    (team_a,) = [f["resources"][0] for f in flavors if f["name"] == raw["gpuPools"][0]["name"]]
     assert team_a == {"name": GPU_RESOURCE, "nominalQuota": 12, "borrowingLimit": 4, "lendingLimit": 12}
+
+
+def test_a_gpu_workload_naming_no_pool_gets_a_whole_gpu_first() -> None:
+    """Kueue gives a workload that fits every flavor the first one with quota: whole-GPU pools come
+    first, then MIG, then time-sliced, whatever order the stack declares them in."""
+    raw = raw_spec("aws")
+    shared, whole = raw["gpuPools"][0], raw["gpuPools"][1]
+    shared["sharing"] = {"mode": "time-slicing", "replicas": 4}
+    spec = spec_for("aws", gpuPools=[shared, whole])
+    assert [p.name for p in flavor_order(spec)] == [whole["name"], shared["name"]]
+    b = build(spec)
+    for tenant in ("team-a", "team-b"):
+        flavors = b.spec_of(f"gp-kueue-cluster-queue-{tenant}")["resourceGroups"][0]["flavors"]
+        assert next(f["name"] for f in flavors) == whole["name"], tenant
+    cohort = b.spec_of("gp-kueue-cohort")["resourceGroups"][0]["flavors"]
+    assert [f["name"] for f in cohort] == [whole["name"], shared["name"]]
+
+
+def test_waiting_for_pods_ready_ends_in_deactivation_not_an_evict_loop() -> None:
+    config = manager_config(spec_for("aws"))
+    assert config["waitForPodsReady"]["requeuingStrategy"]["backoffLimitCount"] == REQUEUE_LIMIT == 3
 
 
 def test_quotas_above_capacity_are_rejected_at_config_time() -> None:
