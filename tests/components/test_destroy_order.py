@@ -161,3 +161,15 @@ def test_the_load_balancer_is_the_stacks_and_envoy_gateway_makes_none(aws: Stack
         for r in rec.of_type("kubernetes:core/v1:Service")
         if r.inputs["spec"].get("type") == "LoadBalancer" and r is not service
     ]
+
+
+@pytest.mark.parametrize("stack", ["gcp-dev", "linode-dev"])
+def test_other_clouds_really_delete_the_owners_too(stack: str) -> None:
+    """GKE and LKE load balancers and disks outlive a skipped delete just the same."""
+    plan = plan_stack(stackfiles.load(stackfiles.resolve(stack)))
+    assert not plan.errors
+    rec = plan.recording
+    for type_, name in sorted(OWNERS):
+        owner = _owner(rec, type_, name)
+        assert effective_deleted_with(rec, owner) == "", (stack, name)
+        assert deleted_before(rec, owner, rec.named("gpuplane-cluster-cluster")), (stack, name)
