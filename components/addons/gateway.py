@@ -524,8 +524,21 @@ def authentication(spec: PlatformSpec) -> dict[str, Any]:
 
 
 def gateway_auth_spec(spec: PlatformSpec) -> dict[str, Any]:
-    """The Gateway-wide policy: authenticate, then deny whatever no route policy admits."""
-    return {"targetRefs": [_gateway_ref()], **authentication(spec), "authorization": {"defaultAction": "Deny"}}
+    """The Gateway-wide policy: authenticate, then deny whatever no route policy admits; with OpenFGA
+    on, ``extAuth`` too: Envoy picks the ext_authz instance from the route the *initial* headers match
+    (tests/authz/test_envoy_filter_chain.py), so a route without one must not skip authorization when
+    the AI Gateway later re-routes the request to a model route."""
+    checks: dict[str, Any] = {}
+    if spec.openfga.enabled:
+        from components.addons.authz.service import ext_auth
+
+        checks["extAuth"] = ext_auth(OPENFGA_NAMESPACE, AUTHZ_HEADERS)
+    return {
+        "targetRefs": [_gateway_ref()],
+        **authentication(spec),
+        **checks,
+        "authorization": {"defaultAction": "Deny"},
+    }
 
 
 def admission_principal(spec: PlatformSpec, tenants: Sequence[str]) -> dict[str, Any]:

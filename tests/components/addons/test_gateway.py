@@ -35,6 +35,7 @@ from components.addons.gateway import (
     alert_group,
     dashboard,
     envoy_proxy_spec,
+    gateway_auth_spec,
     limited_tenants,
     route_access_spec,
     route_summary,
@@ -564,6 +565,7 @@ def test_api_keys_authenticate_every_route_and_name_the_tenant(aws: Built) -> No
     gateway_policy = aws.spec_of("gp-gateway-gateway-auth")
     assert gateway_policy["apiKeyAuth"] == api_key
     assert gateway_policy["authorization"] == {"defaultAction": "Deny"}
+    assert gateway_policy["extAuth"] == aws.spec_of(f"gp-gateway-{aws.spec.models[0].name}-access")["extAuth"]
     for model in aws.spec.models:
         access = aws.spec_of(f"gp-gateway-{model.name}-access")
         assert access["targetRefs"] == [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "name": model.name}]
@@ -828,6 +830,7 @@ def test_without_openfga_routes_keep_only_the_static_allow_list() -> None:
     raw["openfga"] = {"enabled": False}
     spec = parse_spec(raw)
     assert "filterOrder" not in envoy_proxy_spec(spec)
+    assert "extAuth" not in gateway_auth_spec(spec)
     for model in spec.models:
         assert "extAuth" not in route_access_spec(spec, model)
 
