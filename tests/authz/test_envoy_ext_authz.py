@@ -18,6 +18,7 @@ from gpuplane import access, stackfiles
 from tests.authz.stack import GatewayStack, poll_until
 from tests.openfga.server import OpenFga
 
+pytestmark = pytest.mark.tier2
 STACK = stackfiles.STACKS_DIR / "Pulumi.aws-dev.yaml"
 KEYS = {"search": "key-search-0123456789", "research": "key-research-0123456789"}
 TTL = 1.5

@@ -29,6 +29,7 @@ from gpuplane import access, stackfiles
 from tests.openfga.build import OPENFGA_VERSION, openfga_binary
 from tests.openfga.server import OpenFga
 
+pytestmark = pytest.mark.tier2
 STACKS = stackfiles.discover()
 
 
