@@ -328,3 +328,14 @@ def test_console_script_exits_2_without_traceback(tmp_path: Path) -> None:
 def test_unknown_stack_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["plan", "no-such-stack"]) == cli.EXIT_CONFIG
     assert "no-such-stack: no stack of that name" in capsys.readouterr().err
+
+
+def test_the_aws_region_list_is_the_pinned_sdks() -> None:
+    """components/regions.py copies the AWS provider SDK's Region enum (minus isolated partitions)."""
+    from pulumi_aws import _enums  # pyright: ignore[reportPrivateUsage]
+
+    from components.regions import AWS_REGIONS
+
+    isolated = ("us-iso", "eu-isoe", "eusc-")
+    sdk = {r.value for r in _enums.Region if not r.value.startswith(isolated)}
+    assert sdk == AWS_REGIONS
