@@ -120,7 +120,7 @@ def platform_addons(
         {
             "driver": {"enabled": False},
             "toolkit": {"enabled": False},
-            "dcgmExporter": {"enabled": True},
+            "dcgmExporter": {"enabled": True, "serviceMonitor": {"enabled": True}},
             "devicePlugin": {"config": {"name": "gpuplane-device-plugin-config", "default": ""}},
         },
         opts,
@@ -133,7 +133,19 @@ def platform_addons(
             data={name: time_slicing_config(p.sharing.replicas or 1) for name, p in sliced.items()},
             opts=opts,
         )
-    prometheus_values = {"grafana": {"admin": {"existingSecret": "grafana-admin"}}}
+    # Wired as conformance-stack-ai-requirements needs: Prometheus keeps data on a volume of a named class.
+    prometheus_values = {
+        "grafana": {"admin": {"existingSecret": "grafana-admin"}},
+        "prometheus": {
+            "prometheusSpec": {
+                "storageSpec": {
+                    "volumeClaimTemplate": {
+                        "spec": {"storageClassName": "standard", "resources": {"requests": {"storage": "50Gi"}}}
+                    }
+                }
+            }
+        },
+    }
     if options.hooks_chart_via_v4:
         k8s.helm.v4.Chart(
             "kube-prometheus-stack",
@@ -160,7 +172,10 @@ def platform_addons(
         "https://prometheus-community.github.io/helm-charts",
         "5.2.0",
         "monitoring",
-        {},
+        {
+            "prometheus": {"url": "http://kube-prometheus-stack-prometheus.monitoring.svc"},
+            "rules": {"default": False, "custom": [{"seriesQuery": "DCGM_FI_DEV_GPU_UTIL", "metricsQuery": "x"}]},
+        },
         opts,
     )
     _release("envoy-gateway", "gateway-helm", "oci://docker.io/envoyproxy", "v1.8.3", "envoy-gateway-system", {}, opts)
@@ -297,7 +312,8 @@ def platform_addons(
         opts,
     )
 
-    # Workloads: a queued GPU job whose token comes from a Secret, a privileged helper where allowed.
+    # Workloads: a queued GPU job whose token comes from a Secret, an unprivileged helper DaemonSet (a privileged
+    # one is not exempt in the gpu-operator namespace: only the GPU operator's and DCGM's charts are).
     first = pools[0] if pools else None
     job_spec: Any = {
         "suspend": True,
@@ -338,7 +354,7 @@ def platform_addons(
                     {
                         "name": "tuner",
                         "image": "ghcr.io/example/tuner:1.0.0",
-                        "securityContext": {"privileged": True},
+                        "securityContext": {"allowPrivilegeEscalation": False},
                     }
                 ],
             },

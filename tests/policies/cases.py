@@ -161,7 +161,8 @@ def hf_token_literal(wire: dict[str, Any]) -> None:
 
 
 EKS_OPEN = "vpcConfig.publicAccessCidrs contains 0.0.0.0/0, which admits the whole internet"
-ONLY_ALLOWED = "only namespaces gpu-operator, dcgm-exporter, node-exporter may run"
+EXEMPT = "only the GPU operator's and DCGM exporter's documented needs are exempt"
+TAKES_NODE = f"which gives it control of its node; {EXEMPT}"
 
 
 def wide(cidr: str, limit: int, key: str = "minIpv4PrefixLength") -> str:
@@ -538,8 +539,10 @@ CASES: list[Case] = [
         [
             (
                 M,
-                f"the GPU pools can cost $278.42/hour at maximum size (EKS node group {EKS_INFERENCE}: 4 x $0.80; "
-                f"EKS node group {EKS_TRAINING}: 40 x $6.88), above the budget of $250/hour",
+                # the system pool is priced too (4 x m6i.large at $0.096)
+                f"the node pools can cost $278.80/hour at maximum size (EKS node group {EKS_INFERENCE}: 4 x $0.80; "
+                f"EKS node group {EKS_TRAINING}: 40 x $6.88; EKS node group gpuplane-cluster-system-nodes: 4 x $0.10), "
+                "above the budget of $250/hour",
                 "",
             )
         ],
@@ -782,7 +785,8 @@ CASES: list[Case] = [
         [
             (
                 M,
-                f"{ROUTE_TITLE} has no SecurityPolicy with jwt, apiKeyAuth, oidc, basicAuth or extAuth targeting it or its Gateway",
+                f"{ROUTE_TITLE} on Gateway ai-gateway/ai-gateway listener http is governed by SecurityPolicy "
+                "ai-gateway/api-keys (on the Gateway), which does not authenticate: it sets only cors",
                 ROUTE,
             )
         ],
@@ -891,12 +895,18 @@ CASES: list[Case] = [
     Case(
         "privileged-outside-gpu-operator",
         "platform-container-not-privileged",
-        on("aws", "gpu-node-tuner", setting("metadata.namespace", "kube-system")),
+        on(
+            "aws",
+            "gpu-node-tuner",
+            chain(
+                setting("metadata.namespace", "kube-system"),
+                setting("spec.template.spec.containers.0.securityContext", {"privileged": True}),
+            ),
+        ),
         [
             (
                 M,
-                f"DaemonSet kube-system/gpu-node-tuner container tuner is privileged; {ONLY_ALLOWED} privileged "
-                "containers",
+                f"DaemonSet kube-system/gpu-node-tuner: spec.template.spec container tuner is privileged, {TAKES_NODE}",
                 "gpu-node-tuner",
             )
         ],
@@ -1089,8 +1099,6 @@ RUN_WITH_SECRET = "read it from a Secret (env valueFrom.secretKeyRef, referenced
 HOST_PID = "sets hostPID: true (its containers see and can signal every process on the node)"
 HOST_NETWORK = "sets hostNetwork: true (it shares the node's network stack)"
 HOST_IPC = "sets hostIPC: true (it shares the node's IPC namespace)"
-IN_HOST_NAMESPACES = f"{ONLY_ALLOWED} pods in host namespaces"
-PRIVILEGED = f"{ONLY_ALLOWED} privileged containers"
 
 CASES.extend(
     [
@@ -1299,8 +1307,8 @@ CASES.extend(
             [
                 (
                     M,
-                    "helm.v3.Release kuberay-operator (namespace kuberay) sets "
-                    f"values.sidecarContainers[0].securityContext.privileged to true; {PRIVILEGED}",
+                    "helm.v3.Release kuberay-operator (chart kuberay-operator, namespace kuberay) sets "
+                    f"values.sidecarContainers[0].securityContext.privileged to true; {EXEMPT}",
                     "kuberay-operator",
                 )
             ],
@@ -1320,14 +1328,14 @@ CASES.extend(
             [
                 (
                     M,
-                    "helm.v3.Release kube-prometheus-stack (namespace monitoring) sets "
-                    f"values.grafana.containerSecurityContext.privileged to true; {PRIVILEGED}",
+                    "helm.v3.Release kube-prometheus-stack (chart kube-prometheus-stack, namespace monitoring) sets "
+                    f"values.grafana.containerSecurityContext.privileged to true; {EXEMPT}",
                     "kube-prometheus-stack",
                 ),
                 (
                     M,
-                    "helm.v3.Release kube-prometheus-stack (namespace monitoring) adds capability SYS_ADMIN in "
-                    f"values.grafana.containerSecurityContext.capabilities.add; {PRIVILEGED}",
+                    "helm.v3.Release kube-prometheus-stack (chart kube-prometheus-stack, namespace monitoring) adds "
+                    f"capability SYS_ADMIN in values.grafana.containerSecurityContext.capabilities.add; {EXEMPT}",
                     "kube-prometheus-stack",
                 ),
             ],
@@ -1344,8 +1352,8 @@ CASES.extend(
             [
                 (
                     M,
-                    "helm.v3.Release kuberay-operator (namespace default) sets values.securityContext.privileged to "
-                    f"true; {PRIVILEGED}",
+                    "helm.v3.Release kuberay-operator (chart kuberay-operator, namespace default) sets "
+                    f"values.securityContext.privileged to true; {EXEMPT}",
                     "kuberay-operator",
                 )
             ],
@@ -1364,9 +1372,9 @@ CASES.extend(
                 ),
             ),
             [
-                (M, f"Job team-a/finetune {HOST_PID}; {IN_HOST_NAMESPACES}", "finetune"),
-                (M, f"Job team-a/finetune {HOST_NETWORK}; {IN_HOST_NAMESPACES}", "finetune"),
-                (M, f"Job team-a/finetune {HOST_IPC}; {IN_HOST_NAMESPACES}", "finetune"),
+                (M, f"Job team-a/finetune: spec.template.spec {HOST_PID}, {TAKES_NODE}", "finetune"),
+                (M, f"Job team-a/finetune: spec.template.spec {HOST_NETWORK}, {TAKES_NODE}", "finetune"),
+                (M, f"Job team-a/finetune: spec.template.spec {HOST_IPC}, {TAKES_NODE}", "finetune"),
             ],
             ("finetune",),
         ),
@@ -1381,10 +1389,16 @@ CASES.extend(
             [
                 (
                     M,
-                    "Job team-a/finetune container trainer adds capability CAP_SYS_ADMIN (securityContext.capabilities.add); "
-                    f"{ONLY_ALLOWED} containers with SYS_ADMIN or ALL",
+                    "Job team-a/finetune: spec.template.spec container trainer adds capability NET_ADMIN "
+                    f"(securityContext.capabilities.add), {TAKES_NODE}",
                     "finetune",
-                )
+                ),
+                (
+                    M,
+                    "Job team-a/finetune: spec.template.spec container trainer adds capability CAP_SYS_ADMIN "
+                    f"(securityContext.capabilities.add), {TAKES_NODE}",
+                    "finetune",
+                ),
             ],
             ("finetune",),
         ),
@@ -1401,11 +1415,15 @@ CASES.extend(
                 ),
             ),
             [
-                (M, f"DaemonSet default/gpu-node-tuner {HOST_NETWORK}; {IN_HOST_NAMESPACES}", "gpu-node-tuner"),
                 (
                     M,
-                    "DaemonSet default/gpu-node-tuner container tuner adds capability all (securityContext.capabilities.add); "
-                    f"{ONLY_ALLOWED} containers with SYS_ADMIN or ALL",
+                    f"DaemonSet default/gpu-node-tuner: spec.template.spec {HOST_NETWORK}, {TAKES_NODE}",
+                    "gpu-node-tuner",
+                ),
+                (
+                    M,
+                    "DaemonSet default/gpu-node-tuner: spec.template.spec container tuner adds capability all "
+                    f"(securityContext.capabilities.add), {TAKES_NODE}",
                     "gpu-node-tuner",
                 ),
             ],
