@@ -6,8 +6,17 @@ cluster features (GKE managed Prometheus/DCGM metrics, GKE Gateway API, GKE's ow
 autoscaled node pools). It says what the stack *provides*, not what an adopted cluster may already
 run: conformance is about the platform you ship. Advisory; ``required`` narrows the list.
 
+A chart counts only when the wiring the requirement needs is there (:data:`WIRING`): Prometheus keeps
+its data on a volume that can bind and selects the monitors the stack ships (``ai_service_metrics``),
+prometheus-adapter serves custom metrics from a Prometheus the stack installs (``pod_autoscaling``),
+the DCGM exporter is scraped (``accelerator_metrics``). A chart that is present but not wired is named
+with what is missing.
+
 Reads:
-    kubernetes:helm.sh/v3:Release: chart
+    kubernetes:helm.sh/v3:Release: chart, name, values
+    kubernetes:monitoring.coreos.com/v1:ServiceMonitor/PodMonitor: metadata.labels
+    kubernetes:storage.k8s.io/v1:StorageClass: metadata.annotations
+    aws:eks/cluster:Cluster (EKS marks no StorageClass default)
     gcp:container/cluster:Cluster: monitoringConfig, gatewayApiConfig
 """
 
@@ -20,9 +29,11 @@ from typing import Any
 from pulumi_policy import EnforcementLevel, PolicyComplianceFramework, Severity
 
 from ._support import (
+    EKS_CLUSTER,
     GKE_CLUSTER,
     NODE_GROUP,
     Finding,
+    HelmChart,
     Meta,
     Resource,
     all_node_pools,
@@ -78,7 +89,8 @@ def _pod_autoscaling(resources: Sequence[Resource], charts: set[str]) -> bool:
 
 def _accelerator_metrics(resources: Sequence[Resource], charts: set[str]) -> bool:
     for chart in helm_charts(resources):
-        if chart.name == "gpu-operator" and as_bool(dig(chart.values, "dcgmExporter", "enabled")) is not False:
+        enabled = as_bool(dig(chart.values, "dcgmExporter", "enabled")) is not False
+        if chart.name == "gpu-operator" and enabled and _dcgm_wiring(resources) is None:
             return True
     return any("DCGM" in str_list(dig(p, "monitoringConfig", "enableComponents")) for p in _gke(resources))
 
@@ -166,12 +178,95 @@ META = Meta(
 )
 
 
+# --- wiring: a chart counts only when what the requirement needs is connected ----------------------
+
+
+def _chart(resources: Sequence[Resource], name: str) -> HelmChart | None:
+    return next((c for c in helm_charts(resources) if c.name == name), None)
+
+
+def _kps_wiring(resources: Sequence[Resource]) -> str | None:
+    chart = _chart(resources, "kube-prometheus-stack")
+    if chart is None:
+        return None
+    if as_bool(dig(chart.values, "prometheus", "enabled")) is False:
+        return "kube-prometheus-stack runs no Prometheus"
+    spec = as_map(dig(chart.values, "prometheus", "prometheusSpec"))
+    claim = as_map(dig(spec, "storageSpec", "volumeClaimTemplate"))
+    if not claim:
+        return "Prometheus has no storage (prometheusSpec.storageSpec.volumeClaimTemplate)"
+    named_class = as_str(dig(claim, "spec", "storageClassName"))
+    if any(r.type == EKS_CLUSTER for r in resources) and not named_class and not _default_storage_class(resources):
+        return "Prometheus' volume cannot bind: EKS marks no StorageClass default and the stack creates none"
+    selector = as_map(dig(spec, "serviceMonitorSelector", "matchLabels"))
+    for monitor in resources:
+        if k8s_kind(monitor.type)[1] not in ("ServiceMonitor", "PodMonitor"):
+            continue
+        labels = as_map(dig(monitor.props, "metadata", "labels"))
+        if any(labels.get(k) != v for k, v in selector.items()):
+            name = as_str(dig(monitor.props, "metadata", "name")) or monitor.name
+            return f"Prometheus' selector {dict(selector)} does not pick {k8s_kind(monitor.type)[1]} {name}"
+    return None
+
+
+def _default_storage_class(resources: Sequence[Resource]) -> bool:
+    return any(
+        k8s_kind(r.type)[1] == "StorageClass"
+        and as_str(dig(r.props, "metadata", "annotations", "storageclass.kubernetes.io/is-default-class")) == "true"
+        for r in resources
+    )
+
+
+def _adapter_wiring(resources: Sequence[Resource]) -> str | None:
+    chart = _chart(resources, "prometheus-adapter")
+    if chart is None:
+        return None
+    rules = as_map(chart.values.get("rules"))
+    if not rules.get("custom") and as_bool(rules.get("default")) is not True:
+        return "prometheus-adapter serves no custom metrics (rules.custom is empty and rules.default is off)"
+    url = as_str(dig(chart.values, "prometheus", "url")) or ""
+    prometheus = _chart(resources, "kube-prometheus-stack")
+    if prometheus is None:
+        return "prometheus-adapter has no Prometheus in the stack to read"
+    release = as_str(prometheus.resource.props.get("name")) or "kube-prometheus-stack"
+    if f"//{release}-prometheus." not in url:
+        return f"prometheus-adapter reads {url or 'nothing'}, not the stack's Prometheus ({release}-prometheus)"
+    return None
+
+
+def _dcgm_wiring(resources: Sequence[Resource]) -> str | None:
+    operator = _chart(resources, "gpu-operator")
+    standalone = _chart(resources, "dcgm-exporter")
+    if operator is not None and as_bool(dig(operator.values, "dcgmExporter", "serviceMonitor", "enabled")) is True:
+        return None
+    if standalone is not None and as_bool(dig(standalone.values, "serviceMonitor", "enabled")) is True:
+        return None
+    if operator is None and standalone is None:
+        return None
+    return "the DCGM exporter has no ServiceMonitor enabled, so nothing scrapes it"
+
+
+WIRING: Mapping[str, Callable[[Sequence[Resource]], str | None]] = {
+    "ai_service_metrics": _kps_wiring,
+    "pod_autoscaling": _adapter_wiring,
+    "accelerator_metrics": _dcgm_wiring,
+}
+"""Requirement id -> why a chart that provides it is not wired (``None``: wired, or not this chart)."""
+
+
+def unwired(resources: Sequence[Resource]) -> dict[str, str]:
+    """Requirement id -> what is missing, for every requirement whose chart is present but not wired."""
+    return {rid: reason for rid, check_wiring in WIRING.items() if (reason := check_wiring(resources)) is not None}
+
+
 def provided(resources: Sequence[Resource], config: Mapping[str, Any]) -> dict[str, bool]:
-    """Requirement id -> whether the stack provides it."""
+    """Requirement id -> whether the stack provides it (a present chart counts only when wired)."""
     charts = {chart.name for chart in helm_charts(resources)}
     extra = as_map(config.get("extraCharts"))
+    broken = unwired(resources)
     return {
-        req.id: bool(charts & {*req.charts, *str_list(extra.get(req.id))}) or req.detect(resources, charts)
+        req.id: (bool(charts & {*req.charts, *str_list(extra.get(req.id))}) and req.id not in broken)
+        or req.detect(resources, charts)
         for req in REQUIREMENTS
     }
 
@@ -183,9 +278,10 @@ def check(resources: Sequence[Resource], config: Mapping[str, Any]) -> Iterator[
     if not missing:
         return
     have = [r.id for r in required if status[r.id]]
+    broken = unwired(resources)
     yield Finding(
         f"CNCF Kubernetes AI Conformance v1.36: missing {len(missing)} of {len(required)} MUST requirements: "
-        + "; ".join(f"{r.id} ({r.hint})" for r in missing)
+        + "; ".join(f"{r.id} ({broken.get(r.id, r.hint)})" for r in missing)
         + f". Provided: {', '.join(have) or 'none'}"
     )
 
