@@ -154,6 +154,12 @@ def test_missing_keys_do_not_crash(analyze: Analyze) -> None:
         ("cloud-lke-control-plane-acl", "lke"),
         ("platform-aigateway-route-rate-limited", "route"),
         ("platform-aigateway-route-authenticated", "route"),
+        # pools of unknown type or size cannot be priced: reported, not priced at zero (issue 10)
+        ("gpu-stack-max-hourly-cost", "ng"),
+        ("gpu-stack-max-hourly-cost", "kp"),
+        ("gpu-stack-max-hourly-cost", "lp"),
+        ("gpu-stack-max-hourly-cost", "np"),
+        ("cloud-lke-node-firewall", "lp"),  # an LKE pool without firewallId
     }
 
 

@@ -27,6 +27,7 @@ STACK = {
     "gpu-stack-max-gpus",
     "gpu-stack-max-hourly-cost",
     "platform-helm-compatibility-matrix",
+    "platform-helm-version-pinned",
     "platform-kueue-flavor-pool-match",
     "platform-kueue-quota-within-capacity",
     "platform-aigateway-route-rate-limited",
