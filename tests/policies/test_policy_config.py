@@ -25,8 +25,6 @@ from tests.policies.cases import (
     GKE,
     GKE_INFERENCE,
     GKE_TRAINING,
-    HOST_NETWORK,
-    HOST_PID,
     IDLE_INFERENCE,
     IDLE_TRAINING,
     LKE,
@@ -60,6 +58,9 @@ def custom_controller(opts: pulumi.ResourceOptions) -> None:
         repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo="https://charts.example.com"),
         opts=opts,
     )
+
+
+EXEMPT = "only the GPU operator's and DCGM exporter's documented needs are exempt"
 
 
 @dataclass(frozen=True)
@@ -193,8 +194,9 @@ OVERRIDES: list[Override] = [
         [],
         [
             (
-                f"the GPU pools can cost $16.98/hour at maximum size (EKS node group {EKS_INFERENCE}: 4 x $0.80; "
-                f"EKS node group {EKS_TRAINING}: 2 x $6.88), above the budget of $10/hour",
+                f"the node pools can cost $17.36/hour at maximum size (EKS node group {EKS_INFERENCE}: 4 x $0.80; "
+                f"EKS node group {EKS_TRAINING}: 2 x $6.88; EKS node group gpuplane-cluster-system-nodes: 4 x $0.10), "
+                "above the budget of $10/hour",
                 "",
             )
         ],
@@ -206,8 +208,9 @@ OVERRIDES: list[Override] = [
         {"hourlyPriceOverrides": {"p5.4xlarge": 4.5}},
         [
             (
-                f"the GPU pools can cost $278.42/hour at maximum size (EKS node group {EKS_INFERENCE}: 4 x $0.80; "
-                f"EKS node group {EKS_TRAINING}: 40 x $6.88), above the budget of $250/hour",
+                f"the node pools can cost $278.80/hour at maximum size (EKS node group {EKS_INFERENCE}: 4 x $0.80; "
+                f"EKS node group {EKS_TRAINING}: 40 x $6.88; EKS node group gpuplane-cluster-system-nodes: 4 x $0.10), "
+                "above the budget of $250/hour",
                 "",
             )
         ],
@@ -370,15 +373,15 @@ OVERRIDES: list[Override] = [
     ),
     Override(
         "privileged-namespaces",
-        base("aws"),
+        on("aws", "gpu-operator", setting("values.validator", {"securityContext": {"privileged": True}})),
         "platform-container-not-privileged",
         {"allowedNamespaces": []},
         [],
         [
             (
-                "DaemonSet gpu-operator/gpu-node-tuner container tuner is privileged; only namespaces (none) may run "
-                "privileged containers",
-                "gpu-node-tuner",
+                "helm.v3.Release gpu-operator (chart gpu-operator, namespace gpu-operator) sets "
+                f"values.validator.securityContext.privileged to true; {EXEMPT}",
+                "gpu-operator",
             )
         ],
     ),
@@ -485,8 +488,8 @@ OVERRIDES.extend(
             ],
             [],
         ),
-        # The default allow-list admits GKE's standalone DCGM exporter and the node exporter; a config that
-        # names only gpu-operator reports them.
+        # The exempt charts may use their grants in the default namespaces (the GPU operator chart installed in
+        # dcgm-exporter too); a config that names only gpu-operator reports it.
         Override(
             "privileged-default-allows-dcgm-exporter",
             on(
@@ -502,43 +505,27 @@ OVERRIDES.extend(
             [],
             [
                 (
-                    "helm.v3.Release gpu-operator (namespace dcgm-exporter) sets values.securityContext.privileged "
-                    "to true; only namespaces gpu-operator may run privileged containers",
+                    "helm.v3.Release gpu-operator (chart gpu-operator, namespace dcgm-exporter) sets "
+                    f"values.securityContext.privileged to true; {EXEMPT}",
                     "gpu-operator",
                 )
             ],
         ),
+        # Exemptions are by chart name and list the grants each chart may use: a DaemonSet dropped into the
+        # node-exporter namespace is not exempt, and the GPU operator chart may not use hostNetwork unless listed.
         Override(
-            "privileged-default-allows-node-exporter",
-            on(
-                "aws",
-                "gpu-node-tuner",
-                chain(
-                    setting("metadata.namespace", "node-exporter"),
-                    setting("spec.template.spec.hostNetwork", True),
-                    setting("spec.template.spec.hostPID", True),
-                ),
-            ),
+            "exempt-charts",
+            on("aws", "gpu-operator", setting("values.driver", {"hostNetwork": True})),
             "platform-container-not-privileged",
-            {"allowedNamespaces": ["gpu-operator"]},
-            [],
+            {"exemptCharts": {"gpu-operator": ["privileged", "hostPID", "hostNetwork", "hostPath:*"]}},
             [
                 (
-                    f"DaemonSet node-exporter/gpu-node-tuner {HOST_NETWORK}; only namespaces gpu-operator may run "
-                    "pods in host namespaces",
-                    "gpu-node-tuner",
-                ),
-                (
-                    f"DaemonSet node-exporter/gpu-node-tuner {HOST_PID}; only namespaces gpu-operator may run "
-                    "pods in host namespaces",
-                    "gpu-node-tuner",
-                ),
-                (
-                    "DaemonSet node-exporter/gpu-node-tuner container tuner is privileged; only namespaces "
-                    "gpu-operator may run privileged containers",
-                    "gpu-node-tuner",
-                ),
+                    "helm.v3.Release gpu-operator (chart gpu-operator, namespace gpu-operator) sets "
+                    f"values.driver.hostNetwork (it shares the node's network stack); {EXEMPT}",
+                    "gpu-operator",
+                )
             ],
+            [],
         ),
         Override(
             "extra-credential-keys-in-args",
