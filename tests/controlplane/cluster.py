@@ -192,6 +192,9 @@ class ControlPlane:
                         f"--controllers={','.join(CONTROLLERS)}",
                     ],
                     "log": str(self.logs / "kube-controller-manager.log"),
+                    "wait_url": f"{server}/readyz",
+                    "wait_url_ca": str(pki.ca.cert),
+                    "wait_timeout": self.start_timeout,
                 }
             )
         config = {

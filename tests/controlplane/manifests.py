@@ -120,6 +120,13 @@ def pods_of(objects: Iterable[Mapping[str, Any]]) -> list[tuple[str, dict[str, A
             },
             "spec": copy.deepcopy(template["spec"]),
         }
+        if obj["kind"] == "StatefulSet":
+            # The StatefulSet controller adds one PVC volume per claim template to each pod it creates.
+            claims = [
+                {"name": t["metadata"]["name"], "persistentVolumeClaim": {"claimName": f"{t['metadata']['name']}-x-0"}}
+                for t in obj["spec"].get("volumeClaimTemplates") or []
+            ]
+            pod["spec"]["volumes"] = [*pod["spec"].get("volumes", []), *claims]
         found.append((describe(obj), pod))
     return found
 

@@ -8,7 +8,9 @@ What it does:
 1. ``ip link set lo up`` — the namespace has nothing else, so nothing the API server dials (webhook Services,
    ClusterIPs in private ranges) can leave the machine.
 2. Starts each process of CONFIG in order, stdout+stderr to its log file, each with a parent-death signal
-   (SIGKILL) so none outlives this supervisor; waits for a process's ``wait_tcp`` port before the next.
+   (SIGKILL) so none outlives this supervisor; waits for a process's ``wait_tcp`` port before the next, and
+   for a ``wait_url`` to answer 200 before starting a process (the controller manager exits if it starts
+   before the API server has bootstrapped its RBAC roles).
 3. Forwards a Unix socket (``forward.unix`` → ``127.0.0.1:forward.port``): Unix sockets bound to a path live
    in the file system, not the network namespace, so the test process (outside) reaches the API server over
    it without any network interface — TLS runs end to end through the socket.
@@ -24,10 +26,12 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +96,21 @@ def _wait_tcp(port: int, proc: subprocess.Popen[bytes], timeout: float) -> bool:
     return False
 
 
+def _wait_url(url: str, cafile: str | None, timeout: float) -> bool:
+    """Poll ``url`` until it answers 200 (e.g. the API server's ``/readyz``, open to anonymous users)."""
+    context = ssl.create_default_context(cafile=cafile)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, context=context, timeout=2) as resp:
+                if resp.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.2)
+    return False
+
+
 def main(config_path: str) -> int:
     config: dict[str, Any] = json.loads(Path(config_path).read_text())
     status = Path(config["status"])
@@ -110,6 +129,11 @@ def main(config_path: str) -> int:
     failed = ""
     for spec in config["processes"]:
         if stopping.is_set():
+            break
+        if (url := spec.get("wait_url")) and not _wait_url(
+            url, spec.get("wait_url_ca"), float(spec.get("wait_timeout", 120))
+        ):
+            failed = f"{url} did not answer 200 before {spec['name']} could start"
             break
         log = open(spec["log"], "ab")  # noqa: SIM115 - closed when the process ends (kept by the child)
         proc = subprocess.Popen(
