@@ -527,6 +527,45 @@ OVERRIDES.extend(
             ],
             [],
         ),
+        # cloud-lke-node-firewall judges inbound sources with the shared CIDR limits (union included).
+        Override(
+            "lke-firewall-ipv4-limit",
+            on(
+                "linode",
+                "gpuplane-cluster-firewall",
+                setting(
+                    "inbounds", [{"label": "wide", "action": "ACCEPT", "protocol": "TCP", "ipv4s": ["100.0.0.0/6"]}]
+                ),
+            ),
+            "cloud-lke-node-firewall",
+            {"minIpv4PrefixLength": 4},
+            [
+                (
+                    "inbounds[0] (wide) contains 100.0.0.0/6, a /6 range wider than the /8 limit (minIpv4PrefixLength), "
+                    "so it counts as open to the internet",
+                    "gpuplane-cluster-firewall",
+                )
+            ],
+            [],
+        ),
+        Override(
+            "lke-firewall-ipv6-limit",
+            on(
+                "linode",
+                "gpuplane-cluster-firewall",
+                setting("inbounds", [{"label": "wide", "action": "ACCEPT", "protocol": "TCP", "ipv6s": ["2000::/3"]}]),
+            ),
+            "cloud-lke-node-firewall",
+            {"minIpv6PrefixLength": 2},
+            [
+                (
+                    "inbounds[0] (wide) contains 2000::/3, a /3 range wider than the /16 limit (minIpv6PrefixLength), "
+                    "so it counts as open to the internet",
+                    "gpuplane-cluster-firewall",
+                )
+            ],
+            [],
+        ),
         Override(
             "extra-credential-keys-in-args",
             on("existing", "finetune", trainer("args", ["--sentry-dsn=https://key@sentry.example.com/1"])),
