@@ -247,6 +247,7 @@ def offered_kubernetes_versions(cloud: str, *, production: bool) -> tuple[str, .
         offered = KUBERNETES_VERSIONS
     return tuple(sorted(v for v in offered if v in KUBERNETES_VERSIONS))
 
+
 CHARTS: Mapping[str, ChartPin] = {
     pin.chart: pin
     for pin in (
