@@ -98,7 +98,7 @@ def test_linode_example_reports_the_idle_floor(plan_json: dict[str, Any]) -> Non
 
 
 def test_text_report_names_pools_cost_and_policies(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["plan", "gcp-dev"]) == cli.EXIT_OK
+    assert cli.main(["plan", "gcp-dev", "--verbose"]) == cli.EXIT_OK  # --verbose lists every resource type
     report = capsys.readouterr().out
 
     assert "== stack gcp-dev" in report
