@@ -268,8 +268,8 @@ BREAKS: list[Break] = [
         "existing-dev",
         "platform-container-not-privileged",
         VALKEY,
-        "Deployment gpuplane-ratelimit/gpuplane-gateway-valkey container debug is privileged; only namespaces "
-        "gpu-operator, dcgm-exporter, node-exporter may run privileged containers",
+        "Deployment gpuplane-ratelimit/gpuplane-gateway-valkey: spec.template.spec container debug is privileged, "
+        "which gives it control of its node",
         mutate=on(
             VALKEY,
             add_container({"name": "debug", "image": "busybox:1.36", "securityContext": {"privileged": True}}),
@@ -280,8 +280,8 @@ BREAKS: list[Break] = [
         "existing-dev",
         "platform-container-not-privileged",
         "gpuplane-openfga-release",
-        "helm.v3.Release gpuplane-openfga-release (namespace openfga) sets values.securityContext.privileged to "
-        "true; only namespaces gpu-operator, dcgm-exporter, node-exporter may run privileged containers",
+        "helm.v3.Release gpuplane-openfga-release (chart openfga, namespace openfga) sets "
+        "values.securityContext.privileged to true",
         mutate=on("gpuplane-openfga-release", setting("values.securityContext.privileged", True)),
     ),
 ]
@@ -382,7 +382,9 @@ class Planner:
         assert self.runs == [stack], "the program ran once, through the wrapped seam"
         if mutate is not None:
             assert seen == set(mutate.names), f"the stack registered none of {sorted(set(mutate.names) - seen)}"
-        assert captured.err == ""
+        # The example stacks ship documented placeholders (the CLI warns about them); nothing else may go to stderr.
+        noise = [line for line in captured.err.splitlines() if ": warning: placeholder " not in line]
+        assert noise == []
         return code, captured.out
 
     def stack_copy(self, stack: str, change: ConfigEdit | None) -> Path:
@@ -448,7 +450,8 @@ def test_plan_exits_1_naming_the_policy(brk: Break, planner: Planner) -> None:
     named = [f for f in mandatory if f.policy == brk.policy and brk.message in f.message]
     assert named, [f.message for f in mandatory]
     assert all(f.urn.endswith(f"::{brk.target}") for f in named), [f.urn for f in named]
-    assert f"policies ({PACK_DIR / 'config' / 'dev.json'}):" in report
+    # The report names the config and why it applies (the stack name's -dev suffix).
+    assert f"policies ({PACK_DIR / 'config' / 'dev.json'}: the stack name ends in -dev):" in report
 
 
 @pytest.mark.parametrize("brk", [b for b in BREAKS if b.id in JSON_CASES], ids=lambda b: b.id)
@@ -477,7 +480,7 @@ def test_the_level_is_the_configs_to_choose(planner: Planner, tmp_path: Path) ->
     code, report = planner(brk.stack, "--policy-config", str(relaxed), config=brk.config)
 
     assert code == cli.EXIT_OK
-    assert f"policies ({relaxed}):" in report
+    assert f"policies ({relaxed}" in report
     advisory = [f for f in findings(report) if f.policy == brk.policy]
     assert [(f.level, f.message) for f in advisory] == [("advisory", brk.message)]
     assert advisory[0].urn.endswith(f"::{brk.target}")
