@@ -20,6 +20,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pytest
 
+import policies
 from gpuplane import analyzer
 from gpuplane.analyzer import ENGINE_ADDRESS, PACK_DIR, AnalyzerError, PolicyConfigError, PolicyPackServer, Violation
 from gpuplane.recording import Recording
@@ -297,7 +298,7 @@ def test_server_lifecycle() -> None:
     with server:
         with pytest.raises(AnalyzerError, match="already running"):
             server.start()
-        assert len(server.info()) == 28
+        assert len(server.info()) == len(policies.MODULES)
     server.stop()  # idempotent
 
 
