@@ -15,6 +15,7 @@ MODULES = (
     "parity",
     "failclosed",
     "coverage",
+    "components",
 )
 
 
