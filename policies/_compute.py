@@ -196,7 +196,7 @@ def _eks_node_group(resource: Resource) -> list[NodePool]:
     template = props.get("launchTemplate")
     if types or not as_map(template):
         pools = node_pools(resource)
-        if not types:
+        if not types and not any(pool.gpu for pool in pools):  # a GPU AMI without types stays unknown (reported)
             scaling = as_map(props.get("scalingConfig"))
             pools = [
                 _aws_pool(

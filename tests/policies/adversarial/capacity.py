@@ -474,3 +474,16 @@ stack_case(
     "the node pools can cost $151.70/hour",
 )
 stack_case("stack-aws-system-pool-within-budget", "capacity", "aws-dev", COST, _small_system_pool, is_compliant=True)
+
+
+@insecure(MAX, "EKS node group gpu-ami has an unknown maximum size or GPU count")
+def eks_gpu_ami_without_instance_types() -> None:
+    aws.eks.NodeGroup(
+        "gpu-ami",
+        cluster_name="gp",
+        node_role_arn=ROLE,
+        subnet_ids=["subnet-1"],
+        ami_type="AL2023_x86_64_NVIDIA",
+        taints=GPU_TAINT,
+        scaling_config=aws.eks.NodeGroupScalingConfigArgs(min_size=0, max_size=100, desired_size=0),
+    )
