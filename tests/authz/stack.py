@@ -291,7 +291,9 @@ class Envoy:
 class AuthzProcess:
     """``ext_authz.py`` run as the pod runs it: its own process, configured from the environment."""
 
-    def __init__(self, openfga: OpenFga, models: Mapping[str, str], *, allow_ttl: float, deny_ttl: float) -> None:
+    def __init__(
+        self, openfga: OpenFga, models: Mapping[str, str], *, allow_ttl: float, deny_ttl: float, drain: float = 0
+    ) -> None:
         self.port, self.metrics_port = free_port(), free_port()
         self.tmp = Path(tempfile.mkdtemp(prefix="gpuplane-authz-"))
         (self.tmp / "models.json").write_text(json.dumps({model_id: name for name, model_id in models.items()}))
@@ -307,6 +309,7 @@ class AuthzProcess:
             "AUTHZ_ALLOW_TTL_SECONDS": str(allow_ttl),
             "AUTHZ_DENY_TTL_SECONDS": str(deny_ttl),
             "AUTHZ_OPENFGA_TIMEOUT_SECONDS": "0.5",
+            "AUTHZ_DRAIN_SECONDS": str(drain),
             "PYTHONDONTWRITEBYTECODE": "1",
         }
         self.log = self.tmp / "authz.log"

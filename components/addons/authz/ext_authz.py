@@ -17,7 +17,8 @@ to build or publish), like the tuple-sync script.
 Environment: ``OPENFGA_API_URL``, ``OPENFGA_STORE_NAME`` (looked up once, paging through stores with
 the continuation token URL-escaped) or ``OPENFGA_STORE_ID``, ``OPENFGA_API_TOKEN`` (preshared key),
 ``AUTHZ_PORT`` (9000), ``AUTHZ_METRICS_PORT`` (9100), ``AUTHZ_BIND`` (``0.0.0.0``),
-``AUTHZ_OPENFGA_TIMEOUT_SECONDS`` (0.5), ``AUTHZ_ALLOW_TTL_SECONDS`` (10), ``AUTHZ_DENY_TTL_SECONDS`` (5).
+``AUTHZ_OPENFGA_TIMEOUT_SECONDS`` (0.5), ``AUTHZ_ALLOW_TTL_SECONDS`` (10), ``AUTHZ_DENY_TTL_SECONDS`` (5),
+``AUTHZ_DRAIN_SECONDS`` (5: after SIGTERM, /healthz answers 503 and decisions go on that long).
 
 Gotchas: TCP_NODELAY on both connections (Nagle + delayed ACK otherwise add ~40 ms per call). Envoy sends the check as the original method with the configured path prefix plus the
 original path, without the body; any 2xx allows and any other status is returned to the client.
@@ -30,6 +31,7 @@ import bisect
 import http.client
 import json
 import os
+import signal
 import socket
 import sys
 import threading
@@ -289,12 +291,15 @@ def _handler(authorizer: Authorizer, tenant_header: str, model_header: str) -> t
     return Handler
 
 
-def _metrics_handler(metrics: Metrics) -> type[BaseHTTPRequestHandler]:
+def _metrics_handler(metrics: Metrics, draining: threading.Event) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             if self.path == "/metrics":
                 body, ctype = metrics.render().encode(), "text/plain; version=0.0.4"
                 self.send_response(200)
+            elif self.path == "/healthz" and draining.is_set():
+                body, ctype = b"draining\n", "text/plain"
+                self.send_response(503)
             elif self.path == "/healthz":
                 body, ctype = b"ok\n", "text/plain"
                 self.send_response(200)
@@ -319,8 +324,10 @@ class Servers:
         self, authorizer: Authorizer, bind: str, port: int, metrics_port: int, tenant: str, model: str
     ) -> None:
         ThreadingHTTPServer.daemon_threads = True
+        self.draining = threading.Event()
+        """Set on SIGTERM: /healthz answers 503 (out of the Service) while decisions are still served."""
         self.authz = ThreadingHTTPServer((bind, port), _handler(authorizer, tenant, model))
-        self.metrics = ThreadingHTTPServer((bind, metrics_port), _metrics_handler(authorizer.metrics))
+        self.metrics = ThreadingHTTPServer((bind, metrics_port), _metrics_handler(authorizer.metrics, self.draining))
         self.threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in (self.authz, self.metrics)]
 
     @property
@@ -393,14 +400,32 @@ def main() -> int:
     except ValueError as exc:
         print(f"ext_authz: {exc}", file=sys.stderr)
         return 2
+    drain = float(os.environ.get("AUTHZ_DRAIN_SECONDS") or 5)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        del signum, frame
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    # A process-directed signal may land on any thread; CPython runs the handler only in the main thread,
+    # and a main thread blocked in Event.wait() is not woken by a signal another thread took. So the
+    # server threads (and every connection thread they spawn) start with SIGTERM/SIGINT blocked, and
+    # the main thread also wakes twice a second.
+    stopping = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stopping)
     servers.start()
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, stopping)
     print(json.dumps({"level": "info", "msg": "serving", "ports": list(servers.ports)}), file=sys.stderr, flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
+    while not stop.wait(0.5):
         pass
-    finally:
-        servers.stop()
+    # Kubernetes removes the pod from the Service's endpoints while it sends SIGTERM; keep answering
+    # Envoy (whose connections may still point here) for a bounded drain, then stop.
+    servers.draining.set()
+    print(json.dumps({"level": "info", "msg": "draining", "seconds": drain}), file=sys.stderr, flush=True)
+    time.sleep(max(0.0, drain))
+    servers.stop()
     return 0
 
 
