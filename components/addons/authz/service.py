@@ -40,6 +40,8 @@ REPLICAS = 2
 ALLOW_TTL_SECONDS = 10
 DENY_TTL_SECONDS = 5
 OPENFGA_TIMEOUT_SECONDS = 0.5
+DRAIN_SECONDS = 5
+"""After SIGTERM: out of the Service (/healthz 503) but still answering, within the 30 s grace period."""
 EXT_AUTH_TIMEOUT = "1s"
 """Envoy's bound on one decision (SecurityPolicy ``extAuth.timeout``): above the OpenFGA timeout."""
 NOBODY = 65534
@@ -107,6 +109,7 @@ def deployment_spec(
                             {"name": "AUTHZ_ALLOW_TTL_SECONDS", "value": str(ALLOW_TTL_SECONDS)},
                             {"name": "AUTHZ_DENY_TTL_SECONDS", "value": str(DENY_TTL_SECONDS)},
                             {"name": "AUTHZ_OPENFGA_TIMEOUT_SECONDS", "value": str(OPENFGA_TIMEOUT_SECONDS)},
+                            {"name": "AUTHZ_DRAIN_SECONDS", "value": str(DRAIN_SECONDS)},
                             {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
                             {"name": "PYTHONUNBUFFERED", "value": "1"},
                         ],
