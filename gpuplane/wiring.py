@@ -63,23 +63,20 @@ class ControllerPod:
     """Only when an object of this kind exists (e.g. a Gateway for Envoy proxies)."""
 
 
+ENVOY_PROXY_LABELS = {
+    # Envoy Gateway v1.8.3 internal/infrastructure/kubernetes/proxy/resource.go EnvoyAppLabel(), plus the
+    # owning-gateway labels of internal/gatewayapi/translator.go (one proxy Deployment per Gateway, in
+    # Envoy Gateway's namespace).
+    "app.kubernetes.io/name": "envoy",
+    "app.kubernetes.io/component": "proxy",
+    "app.kubernetes.io/managed-by": "envoy-gateway",
+}
+ENVOY_PROXY_PORTS = ("metrics", "aigw-admin")
+"""The proxy container's stats port (resource.go ``Name: "metrics"``, 19001) and the ai-gateway-extproc
+sidecar AI Gateway v1.1.0 injects (internal/controller/extproc_builder.go ``aigw-admin``, 1064)."""
+ENVOY_GATEWAY_NAMESPACE = "envoy-gateway-system"
+
 CONTROLLER_PODS: tuple[ControllerPod, ...] = (
-    # Envoy Gateway v1.8.3 internal/infrastructure/kubernetes/proxy/resource.go envoyLabels():
-    # app.kubernetes.io/{name: envoy, component: proxy, managed-by: envoy-gateway}; the proxy container
-    # names its metrics port "metrics" (19001) in resource.go expectedProxyContainers.
-    ControllerPod(
-        "envoy-gateway (Gateway proxy Deployment)",
-        "envoy-gateway-system",
-        {
-            "app.kubernetes.io/name": "envoy",
-            "app.kubernetes.io/component": "proxy",
-            "app.kubernetes.io/managed-by": "envoy-gateway",
-        },
-        ("metrics", "aigw-admin"),
-        "envoyproxy/gateway v1.8.3 internal/infrastructure/kubernetes/proxy/resource.go; the ai-gateway-extproc "
-        "sidecar injected by AI Gateway v1.1.0 (internal/controller/gateway_mutator.go) names its port aigw-admin",
-        when_kind="Gateway",
-    ),
     # Envoy Gateway v1.8.3 internal/infrastructure/kubernetes/ratelimit/resource.go rateLimitLabels():
     # app.kubernetes.io/{name: envoy-ratelimit, component: ratelimit, managed-by: envoy-gateway};
     # the metrics port is named "metrics" (19001).
@@ -186,7 +183,7 @@ def controller_pods(objects: Sequence[Obj], *, self_managed_control_plane: bool 
     )
     if ratelimit:
         kinds.add("EnvoyGateway-ratelimit")
-    result: list[PodTemplate] = _operator_pods(objects)
+    result: list[PodTemplate] = _operator_pods(objects) + _proxy_pods(objects)
     extra = SELF_MANAGED_CONTROL_PLANE if self_managed_control_plane else ()
     for pod in (*CONTROLLER_PODS, *CLUSTER_PODS, *extra):
         if pod.when_kind and pod.when_kind not in kinds:
@@ -194,6 +191,20 @@ def controller_pods(objects: Sequence[Obj], *, self_managed_control_plane: bool 
         spec = {"containers": [{"name": "c", "ports": [{"name": p, "containerPort": 1} for p in pod.container_ports]}]}
         result.append(PodTemplate(pod.owner, pod.namespace, pod.labels, spec, "controller"))
     return result
+
+
+def _proxy_pods(objects: Sequence[Obj]) -> list[PodTemplate]:
+    """The Envoy proxy pods Envoy Gateway runs for each Gateway."""
+    pods: list[PodTemplate] = []
+    for gateway in (o for o in objects if o.get("kind") == "Gateway"):
+        labels = {
+            **ENVOY_PROXY_LABELS,
+            "gateway.envoyproxy.io/owning-gateway-name": str(_meta(gateway).get("name")),
+            "gateway.envoyproxy.io/owning-gateway-namespace": str(_meta(gateway).get("namespace")),
+        }
+        spec = {"containers": [{"name": "envoy", "ports": [{"name": p} for p in ENVOY_PROXY_PORTS]}]}
+        pods.append(PodTemplate(f"envoy-gateway ({_name(gateway)} proxy)", ENVOY_GATEWAY_NAMESPACE, labels, spec))
+    return pods
 
 
 def _operator_pods(objects: Sequence[Obj]) -> list[PodTemplate]:

@@ -225,3 +225,18 @@ def test_selectors() -> None:
     assert not wiring.selector_matches(
         {"matchExpressions": [{"key": "a", "operator": "NotIn", "values": ["1"]}]}, labels
     )
+
+
+def test_a_service_for_another_gateways_proxies_is_caught(base: RenderedStack) -> None:
+    objects = _objects(base)
+    (service,) = [
+        o
+        for o in objects
+        if o["kind"] == "Service" and "gateway.envoyproxy.io/owning-gateway-name" in (o["spec"].get("selector") or {})
+    ]
+    assert wiring.services_select_pods(objects) == []
+    service["spec"]["selector"]["gateway.envoyproxy.io/owning-gateway-name"] = "another-gateway"
+    (problem,) = wiring.services_select_pods(objects)
+    assert problem.startswith(
+        f"Service {service['metadata']['namespace']}/{service['metadata']['name']} selects no pod"
+    )
