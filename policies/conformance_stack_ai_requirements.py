@@ -14,9 +14,9 @@ with what is missing.
 
 Reads:
     kubernetes:helm.sh/v3:Release: chart, name, values
-    kubernetes:monitoring.coreos.com/v1:ServiceMonitor/PodMonitor: metadata.labels
+    kubernetes:monitoring.coreos.com/v1:ServiceMonitor, kubernetes:monitoring.coreos.com/v1:PodMonitor: metadata.labels
     kubernetes:storage.k8s.io/v1:StorageClass: metadata.annotations
-    aws:eks/cluster:Cluster (EKS marks no StorageClass default)
+    aws:eks/cluster:Cluster: (presence: EKS marks no StorageClass default)
     gcp:container/cluster:Cluster: monitoringConfig, gatewayApiConfig
 """
 

@@ -679,3 +679,17 @@ def openfga_chart_v4_memory() -> None:
         repository_opts=k8s.helm.v4.RepositoryOptsArgs(repo="https://openfga.github.io/helm-charts"),
         values={"datastore": {"engine": "memory"}},
     )
+
+
+@insecure("conformance-stack-ai-requirements", "missing", level="advisory")
+def eks_monitors_without_prometheus() -> None:
+    eks_cluster()
+    k8s.storage.v1.StorageClass("gp3", metadata={"name": "gp3"}, provisioner="ebs.csi.aws.com")
+    for kind in ("ServiceMonitor", "PodMonitor"):
+        k8s.apiextensions.CustomResource(
+            kind.lower(),
+            api_version="monitoring.coreos.com/v1",
+            kind=kind,
+            metadata={"name": "dcgm", "namespace": "gpu-operator", "labels": {"release": "nobody"}},
+            spec={"selector": {"matchLabels": {"app": "dcgm"}}},
+        )

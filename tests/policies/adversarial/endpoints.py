@@ -202,3 +202,15 @@ stack_case(
 stack_case(
     "stack-aws-narrow", "endpoints", "aws-dev", EKS, _cidrs(["203.0.113.0/24", "198.51.100.0/24"]), is_compliant=True
 )
+stack_case(
+    "stack-gcp-mapped", "endpoints", "gcp-dev", GKE, _cidrs(["::ffff:0.0.0.0/96"]), "IPv4-mapped form of 0.0.0.0/0"
+)
+stack_case(
+    "stack-linode-mapped",
+    "endpoints",
+    "linode-dev",
+    LKE,
+    _cidrs(["::ffff:0:0/97", "::ffff:128.0.0.0/97"]),
+    "together cover 0.0.0.0/0",
+)
+stack_case("stack-linode-narrow", "endpoints", "linode-dev", LKE, _cidrs(["203.0.113.0/24"]), is_compliant=True)
