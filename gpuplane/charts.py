@@ -125,6 +125,9 @@ _Loader.yaml_implicit_resolvers = {
 }
 
 
+_DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
 def load_all(text: str) -> list[dict[str, Any]]:
     """The mapping documents of a multi-document YAML text (Helm's output)."""
     return [cast(dict[str, Any], d) for d in yaml.load_all(text, Loader=_Loader) if isinstance(d, dict)]
@@ -458,7 +461,7 @@ def manifest_files(recording: Recording, spec: Any) -> dict[str, str]:
     files: dict[str, str] = {}
     for item in rendered:
         objects = sorted(item.objects, key=object_key)
-        files[f"charts/{item.release.name}.yaml"] = yaml.safe_dump_all(objects, sort_keys=False)
+        files[f"charts/{item.release.name}.yaml"] = yaml.dump_all(objects, Dumper=_DUMPER, sort_keys=False)
     return files
 
 

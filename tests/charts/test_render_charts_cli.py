@@ -38,14 +38,15 @@ def test_change_summary_names_each_added_removed_and_changed_object(tmp_path: Pa
     base.mkdir()
     (base / "charts").mkdir()
     stack = rendered_stack("linode-dev")
-    files = {f"charts/{r.release.name}.yaml": yaml.safe_dump_all(r.objects) for r in stack.releases[:3]}
+    small = [r for r in stack.releases if len(r.objects) < 40][:3]  # dumping the big CRD releases is slow
+    files = {f"charts/{r.release.name}.yaml": yaml.safe_dump_all(r.objects) for r in small}
     for name, text in files.items():
         (base / name).write_text(text)
     head = tmp_path / "head"
     shutil.copytree(base, head)
     assert "No object changes" in manifest_diff.summary(base, head)
 
-    first = stack.releases[0]
+    first = small[0]
     objects = [dict(o) for o in first.objects]
     changed = objects[0]
     labels = {**(changed["metadata"].get("labels") or {}), "new": "label"}

@@ -4,6 +4,8 @@ upstream strict schema exists), with unknown fields refused as the API server's 
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
@@ -50,9 +52,23 @@ def _strict(schema: dict[str, Any], *, top: bool = False) -> dict[str, Any]:
     return schema
 
 
+_VALID: set[str] = set()
+"""Digests of (object, version, schema) already validated this session: stacks share most objects."""
+
+
 def validate(obj: Mapping[str, Any], kubernetes_version: str, crds: Mapping[str, dict[str, Any]]) -> None:
     """Core objects: kubernetes-validate strict; custom resources: the pinned strict schema, else the
     stack's own CRD. A custom resource with neither is an error."""
+    key = f"{obj.get('apiVersion')}/{obj.get('kind')}"
+    material = json.dumps([obj, kubernetes_version, crds.get(key)], sort_keys=True, default=str)
+    digest = hashlib.sha256(material.encode()).hexdigest()
+    if digest in _VALID:
+        return
+    _validate(obj, kubernetes_version, crds)
+    _VALID.add(digest)
+
+
+def _validate(obj: Mapping[str, Any], kubernetes_version: str, crds: Mapping[str, dict[str, Any]]) -> None:
     api_version = str(obj["apiVersion"])
     key = f"{api_version}/{obj['kind']}"
     if upstream.is_custom(obj):
