@@ -18,6 +18,11 @@ Upstream gotchas:
   module version (what the chart's templates are generated from), with ``clientConfig.url`` at
   ``https://127.0.0.1:9443<path>`` instead of the Service, and — as the chart does when the manager
   configuration has ``managedJobsNamespaceSelector`` — that selector on the job-kind webhooks.
+- The on-demand visibility API server (feature ``VisibilityOnDemand``) likewise reads a hard-coded
+  ``/visibility/tls.crt`` (pkg/visibility/server.go ``certDir``) and exits Kueue when it is missing; ``/visibility``
+  sits at the file-system root, which an overlay in a mount namespace cannot add to without a chroot, so the
+  feature is switched off with ``--feature-gates=VisibilityOnDemand=false`` (a command-line flag: the
+  configuration file stays the platform's). Admission does not use that API.
 - Kueue runs with the test admin's credentials: the chart's RBAC objects are not part of ``gpuplane render``.
 - It hangs on SIGTERM once the API server is gone: stop it before the control plane (SIGKILL after a timeout).
 """
@@ -126,7 +131,7 @@ def start_kueue(cp: ControlPlane, values: dict[str, Any], timeout: float = 120.0
         cp.client.apply(hook)
     script = (
         f"mount -t overlay overlay -o lowerdir=/etc,upperdir={overlay / 'upper'},workdir={overlay / 'work'} /etc "
-        f'&& exec "$0" --config="$1"'
+        f'&& exec "$0" --config="$1" --feature-gates=VisibilityOnDemand=false'
     )
     env = {**os.environ, "KUBECONFIG": str(cp.kubeconfig)}
     proc = cp.popen_in_netns(
