@@ -211,6 +211,6 @@ stack_case(
     "linode-dev",
     LKE,
     _cidrs(["::ffff:0:0/97", "::ffff:128.0.0.0/97"]),
-    "together cover 0.0.0.0/0",
+    "IPv4-mapped form of 0.0.0.0/1",
 )
 stack_case("stack-linode-narrow", "endpoints", "linode-dev", LKE, _cidrs(["203.0.113.0/24"]), is_compliant=True)
