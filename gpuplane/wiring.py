@@ -456,7 +456,36 @@ def references_exist(
             if kind == "ServiceAccount" and name == "default":
                 continue  # every namespace has one
             problems.append(f"{pod.owner} references {kind} {pod.namespace}/{name}, which nothing creates")
+    for monitor in (o for o in objects if o.get("kind") in ("ServiceMonitor", "PodMonitor")):
+        namespace = str(_meta(monitor).get("namespace", ""))
+        for kind, name in _monitor_references(monitor):
+            if (kind, namespace, name) not in existing and (kind, name) not in controller_created:
+                problems.append(f"{_name(monitor)} references {kind} {namespace}/{name}, which nothing creates")
     return problems
+
+
+def _monitor_references(monitor: Obj) -> Iterator[tuple[str, str]]:
+    """Secrets/ConfigMaps a monitor's endpoints read (prometheus-operator resolves them in the
+    monitor's namespace): bearer tokens, authorization/basic-auth credentials, TLS material."""
+    spec = cast(Mapping[str, Any], monitor.get("spec") or {})
+    endpoints = cast(list[Mapping[str, Any]], spec.get("endpoints") or spec.get("podMetricsEndpoints") or [])
+    for endpoint in endpoints:
+        refs: list[Any] = [
+            endpoint.get("bearerTokenSecret"),
+            cast(Mapping[str, Any], endpoint.get("authorization") or {}).get("credentials"),
+            *cast(Mapping[str, Any], endpoint.get("basicAuth") or {}).values(),
+        ]
+        tls = cast(Mapping[str, Any], endpoint.get("tlsConfig") or {})
+        refs.append(tls.get("keySecret"))
+        for part in ("ca", "cert"):
+            source = cast(Mapping[str, Any], tls.get(part) or {})
+            refs.append(source.get("secret"))
+            if source.get("configMap"):
+                ref = cast(Mapping[str, Any], source["configMap"])
+                yield "ConfigMap", str(ref.get("name"))
+        for ref in refs:
+            if isinstance(ref, Mapping) and cast(Mapping[str, Any], ref).get("name"):
+                yield "Secret", str(cast(Mapping[str, Any], ref)["name"])
 
 
 _MOVING_TAGS = {"latest", "main", "master", "stable", "edge", "nightly", "dev"}

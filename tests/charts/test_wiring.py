@@ -240,3 +240,20 @@ def test_a_service_for_another_gateways_proxies_is_caught(base: RenderedStack) -
     assert problem.startswith(
         f"Service {service['metadata']['namespace']}/{service['metadata']['name']} selects no pod"
     )
+
+
+def test_a_monitor_reading_a_missing_token_secret_is_caught(base: RenderedStack) -> None:
+    def is_kueue_token(o: dict[str, Any]) -> bool:
+        meta = o["metadata"]
+        return o["kind"] == "Secret" and (meta.get("namespace"), meta["name"]) == (
+            "kueue-system",
+            "gpuplane-metrics-reader-token",
+        )
+
+    objects = _objects(base)
+    assert wiring.references_exist(objects) == []
+    problems = wiring.references_exist([o for o in objects if not is_kueue_token(o)])
+    assert problems == [
+        "ServiceMonitor kueue-system/kueue-controller-manager-metrics references Secret "
+        "kueue-system/gpuplane-metrics-reader-token, which nothing creates"
+    ]
