@@ -312,7 +312,8 @@ def platform_addons(
         opts,
     )
 
-    # Workloads: a queued GPU job whose token comes from a Secret, a privileged helper where allowed.
+    # Workloads: a queued GPU job whose token comes from a Secret, an unprivileged helper DaemonSet (a privileged
+    # one is not exempt in the gpu-operator namespace: only the GPU operator's and DCGM's charts are).
     first = pools[0] if pools else None
     job_spec: Any = {
         "suspend": True,
@@ -353,7 +354,7 @@ def platform_addons(
                     {
                         "name": "tuner",
                         "image": "ghcr.io/example/tuner:1.0.0",
-                        "securityContext": {"privileged": True},
+                        "securityContext": {"allowPrivilegeEscalation": False},
                     }
                 ],
             },
