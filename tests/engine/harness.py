@@ -59,6 +59,15 @@ def copy_repository(dest: Path, repo: Path = REPO) -> Path:
     return dest
 
 
+def loopback_only(argv: list[str]) -> list[str]:
+    """``argv`` run in a fresh network namespace with only ``lo`` up (root; util-linux ``unshare``).
+
+    The engine tests that need no API server still run the Kubernetes provider, which tries to fetch
+    Helm charts from their repositories: in here that fails at once and sends nothing off the machine.
+    """
+    return ["unshare", "-n", "--", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", *argv]
+
+
 def run_checked(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None = None, timeout: float) -> str:
     proc = subprocess.run(
         list(argv),
