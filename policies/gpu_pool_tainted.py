@@ -40,7 +40,7 @@ META = Meta(
     enforcement=EnforcementLevel.MANDATORY,
     tags=("gpu", "scheduling", "cost", "correctness"),
     remediation=(
-        "Declare the GPU taint once on the pool (gpuplane does this for managed pools: nvidia.com/gpu=true:"
+        "Declare the GPU taint once on the pool (gpuplane does this for managed pools: nvidia.com/gpu=present:"
         "NoSchedule) and let GPU daemonsets and Kueue flavors tolerate it."
     ),
     rationale="Untainted GPU nodes fill up with CPU pods, so GPU jobs stay Pending while you pay for GPUs.",

@@ -170,7 +170,7 @@ def platform_addons(
         "prometheus-adapter",
         "prometheus-adapter",
         "https://prometheus-community.github.io/helm-charts",
-        "5.2.0",
+        "5.3.0",
         "monitoring",
         {
             "prometheus": {"url": "http://kube-prometheus-stack-prometheus.monitoring.svc"},

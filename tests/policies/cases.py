@@ -658,7 +658,7 @@ CASES: list[Case] = [
             (
                 M,
                 f"ResourceFlavor inference selects EKS node group {EKS_INFERENCE} but does not tolerate its taint "
-                "nvidia.com/gpu=true:NoSchedule; admitted pods would stay Pending",
+                "nvidia.com/gpu=present:NoSchedule; admitted pods would stay Pending",
                 FLAVOR_INFERENCE,
             )
         ],
@@ -977,7 +977,7 @@ def inline_gpu_pool(wire: dict[str, Any]) -> None:
             "count": 1,
             "autoscaler": {"min": 1, "max": 1},
             "labels": {"gpuplane.io/pool": "inline", "gpuplane.io/gpu": "nvidia-rtx-pro-6000"},
-            "taints": [{"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}],
+            "taints": [{"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}],
         }
     )
 
@@ -1043,12 +1043,12 @@ CASES.extend(
                 (
                     A,
                     f"LKE cluster {LKE} pools[1] keeps at least 1 {LKE_PLAN_TRAINING} node running {LKE_FLOOR}: an idle "
-                    "cost floor of $1.50/hour ($1,095/month) at list price",
+                    "cost floor of $3.00/hour ($2,190/month) at list price",
                     LKE,
                 ),
             ],
             (LKE, LKE_INFERENCE, LKE_TRAINING),
-            also=frozenset({"platform-kueue-flavor-pool-match"}),  # no ResourceFlavor for the new pool
+            also=frozenset({"platform-kueue-flavor-pool-match", "cloud-lke-node-firewall"}),  # no flavor, no firewall
         ),
         Case(
             "lke-gpu-idle-floor-unpriced",
@@ -1083,6 +1083,7 @@ CASES.extend(
             ("bare-gpu-pool", LKE_INFERENCE, LKE_TRAINING),
             also=frozenset(
                 {
+                    "cloud-lke-node-firewall",
                     "gpu-pool-tainted",
                     "platform-kueue-flavor-pool-match",
                     "gpu-stack-max-gpus",
@@ -1154,7 +1155,10 @@ CASES.extend(
             on(
                 "gcp",
                 GKE_TRAINING,
-                setting("autoscaling", {"locationPolicy": "ANY", "minNodeCount": 1, "maxNodeCount": 2}),
+                chain(
+                    setting("nodeLocations", DELETE),
+                    setting("autoscaling", {"locationPolicy": "ANY", "minNodeCount": 1, "maxNodeCount": 2}),
+                ),
             ),
             [
                 (
@@ -1171,7 +1175,10 @@ CASES.extend(
             on(
                 "gcp",
                 GKE_TRAINING,
-                setting("autoscaling", {"locationPolicy": "ANY", "minNodeCount": 0, "maxNodeCount": 22}),
+                chain(
+                    setting("nodeLocations", DELETE),
+                    setting("autoscaling", {"locationPolicy": "ANY", "minNodeCount": 0, "maxNodeCount": 22}),
+                ),
             ),
             [
                 (
