@@ -5,7 +5,6 @@ the policies are tested on are the shapes a cluster would accept."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
