@@ -144,7 +144,7 @@ def wait_established(client: KubeClient, crds: Iterable[Mapping[str, Any]], time
 
         def established(name: str = name) -> bool:
             got = client.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", name)
-            conditions = got.get("status", {}).get("conditions", [])
+            conditions = (got.get("status") or {}).get("conditions") or []  # null right after creation
             return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
 
         client.wait_for(f"CRD {name} Established", established, timeout)

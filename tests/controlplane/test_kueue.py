@@ -165,7 +165,7 @@ def workload_of(kube: KubeClient, job: dict[str, Any]) -> dict[str, Any] | None:
 def condition(wl: dict[str, Any] | None, kind: str) -> dict[str, Any] | None:
     if wl is None:
         return None
-    return next((c for c in wl.get("status", {}).get("conditions", []) if c["type"] == kind), None)
+    return next((c for c in (wl.get("status") or {}).get("conditions") or [] if c["type"] == kind), None)
 
 
 def admitted(kube: KubeClient, job: dict[str, Any], timeout: float = 60) -> dict[str, Any]:
@@ -196,7 +196,7 @@ def jobs(lab: KueueCluster) -> Iterator[list[dict[str, Any]]]:
 
     def released() -> bool:
         for cq in lab.of_kind("ClusterQueue"):
-            status = kube.get(KUEUE_API, "ClusterQueue", cq["metadata"]["name"]).get("status", {})
+            status = kube.get(KUEUE_API, "ClusterQueue", cq["metadata"]["name"]).get("status") or {}
             if status.get("reservingWorkloads", 0) or status.get("pendingWorkloads", 0):
                 return False
         return True
@@ -297,7 +297,7 @@ def test_borrowing_within_the_cohort_then_reclaim_by_the_lender(lab: KueueCluste
 
     def l4_usage() -> tuple[str, str] | None:
         # The ClusterQueue's status is updated asynchronously after admission.
-        usage = kube.get(KUEUE_API, "ClusterQueue", "search").get("status", {}).get("flavorsUsage", [])
+        usage = (kube.get(KUEUE_API, "ClusterQueue", "search").get("status") or {}).get("flavorsUsage") or []
         l4 = next((f for f in usage if f["name"] == "lab-l4"), None)
         got = None if l4 is None else (str(l4["resources"][0]["total"]), str(l4["resources"][0].get("borrowed", "0")))
         return got if got == ("4", "2") else None

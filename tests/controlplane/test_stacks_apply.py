@@ -80,11 +80,11 @@ def test_the_stack_installs_the_guardrails(applied: Applied) -> None:
         # kube-controller-manager type-checks the CEL expressions and reports problems in the status.
         def checked(name: str = name) -> dict[str, Any] | None:
             got = kube.get(admission.API_VERSION, "ValidatingAdmissionPolicy", name)
-            status = got.get("status", {})
+            status = got.get("status") or {}
             return got if status.get("observedGeneration") == got["metadata"]["generation"] else None
 
         policy = kube.wait_for(f"type checking of {name}", checked)
-        assert "expressionWarnings" not in policy["status"].get("typeChecking", {}), policy["status"]
+        assert "expressionWarnings" not in (policy["status"].get("typeChecking") or {}), policy["status"]
         assert policy["spec"]["failurePolicy"] == "Fail"
     for binding in applied.of_kind("ValidatingAdmissionPolicyBinding"):
         stored = kube.get(admission.API_VERSION, "ValidatingAdmissionPolicyBinding", binding["metadata"]["name"])
