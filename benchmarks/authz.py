@@ -76,7 +76,7 @@ def openfga_server(postgres: bool) -> Iterator[OpenFga]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "authz benchmark").splitlines()[0])
     parser.add_argument("--requests", type=int, default=600, help="requests per mode and round")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--max-seconds", type=float, default=240)

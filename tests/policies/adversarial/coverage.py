@@ -1,3 +1,6 @@
+# pyright: reportArgumentType=false
+# (Adversarial programs pass plain dicts where the SDK types ask for *Args, as a careless user does; the
+# SDK accepts them at run time, which is the point of the case.)
 """One insecure program (and near-miss twins) for every resource type a policy's docstring says it
 reads and no evasion class above exercises yet: cluster hardening on GKE node pools and clusters, EKS
 logging/encryption/IMDS/CNI/CSI, LKE firewalls, GPU pools as Karpenter NodePools, GKE NodePools, LKE

@@ -1,3 +1,6 @@
+# pyright: reportArgumentType=false
+# (Adversarial programs pass plain dicts where the SDK types ask for *Args, as a careless user does; the
+# SDK accepts them at run time, which is the point of the case.)
 """Plaintext credentials: ConfigMaps (keys, URIs, DSNs, embedded YAML/JSON/env files), env literals in
 every pod-bearing kind, libpq DSNs, JDBC query passwords, URLs with credentials and an empty user, Helm
 values and YAML strings inside them."""

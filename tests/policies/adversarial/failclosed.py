@@ -1,3 +1,6 @@
+# pyright: reportArgumentType=false
+# (Adversarial programs pass plain dicts where the SDK types ask for *Args, as a careless user does; the
+# SDK accepts them at run time, which is the point of the case.)
 """Fail closed: values a policy needs but cannot read -- unknown until deployment (an output of another
 resource during preview), of the wrong type, or unparseable -- are reported at the policy's own level
 with a message naming what could not be checked, never passed."""

@@ -1,3 +1,6 @@
+# pyright: reportArgumentType=false
+# (Adversarial programs pass plain dicts where the SDK types ask for *Args, as a careless user does; the
+# SDK accepts them at run time, which is the point of the case.)
 """Durable OpenFGA: memory through env overrides (the last entry wins), flags, OCI chart refs,
 extraObjects, or OpenFGA as a plain Deployment/StatefulSet/Pod (the server's default is memory)."""
 

@@ -1,3 +1,6 @@
+# pyright: reportArgumentType=false
+# (Adversarial programs pass plain dicts where the SDK types ask for *Args, as a careless user does; the
+# SDK accepts them at run time, which is the point of the case.)
 """Node takeover without ``privileged: true``: host paths, host namespaces and dangerous capabilities
 in every pod-bearing kind (workloads, CronJob, ReplicationController, PodTemplate, ``*Patch`` kinds,
 JobSet, LeaderWorkerSet, custom resources), in Helm values under any key spelling and in manifests
