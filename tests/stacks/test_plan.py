@@ -107,7 +107,7 @@ def test_text_report_names_pools_cost_and_policies(capsys: pytest.CaptureFixture
     assert "mig x7" in report
     assert "gpuplane:clusters:GkeGpuCluster" in report
     assert "cost (USD, list prices): 0.44/h" in report  # the idle floor: control plane, system nodes, NAT, LB, disks
-    assert "   NAT: 0.0078-0.0190/h (Cloud NAT" in report
+    assert "     - NAT: 0.0078-0.0190/h (Cloud NAT" in report
 
 
 def test_a_stack_file_anywhere_can_be_planned(tmp_path: Path) -> None:
