@@ -627,6 +627,10 @@ def _pool_problems(spec: PlatformSpec, index: int, pool: GpuPool) -> Iterator[Pr
             f"{spec.cloud} GPU pools cannot scale below {minimum} node (LKE's autoscaler minimum); set minNodes: {minimum}",
         )
     yield from _capacity_problems(spec.cloud, key, pool)
+    offered = catalog.models_offered_on(spec.cloud)
+    if pool.gpu not in offered:
+        yield Problem(f"{key}.gpu", f"{spec.cloud} does not offer {pool.gpu!r}; choose one of: {', '.join(offered)}")
+        return
     offering_problems = list(_offering_problems(spec.cloud, key, pool))
     yield from offering_problems
     if spec.cloud == "gcp" and not offering_problems:
