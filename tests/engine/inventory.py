@@ -10,6 +10,7 @@ Events and Leases.
 
 from __future__ import annotations
 
+import time
 from typing import Any, Protocol
 
 #: (group, kind) the control plane writes on its own, whatever Pulumi does.
@@ -22,10 +23,22 @@ class _Requester(Protocol):
     def request(self, method: str, path: str) -> dict[str, Any]: ...
 
 
+def _get(client: _Requester, path: str, attempts: int = 30) -> dict[str, Any]:
+    """GET, retrying while the server answers 429/503 (a CRD installed a moment ago: "storage is (re)initializing")."""
+    for attempt in range(attempts):
+        try:
+            return client.request("GET", path)
+        except Exception as exc:  # tests.controlplane.client.ApiError; status checked below
+            if getattr(exc, "status", None) not in (429, 503) or attempt == attempts - 1:
+                raise
+            time.sleep(1)
+    raise AssertionError("unreachable")
+
+
 def _group_versions(client: _Requester) -> list[tuple[str, str]]:
     """(group, path prefix) for the core group and each group's preferred version."""
     found = [("", "/api/v1")]
-    for group in client.request("GET", "/apis").get("groups", []):
+    for group in _get(client, "/apis").get("groups", []):
         found.append((group["name"], f"/apis/{group['preferredVersion']['groupVersion']}"))
     return found
 
@@ -33,10 +46,10 @@ def _group_versions(client: _Requester) -> list[tuple[str, str]]:
 def inventory(client: _Requester) -> set[Key]:
     objects: set[Key] = set()
     for group, prefix in _group_versions(client):
-        for res in client.request("GET", prefix).get("resources", []):
+        for res in _get(client, prefix).get("resources", []):
             if "/" in res["name"] or "list" not in res.get("verbs", []) or (group, res["kind"]) in CHURN:
                 continue
-            for item in client.request("GET", f"{prefix}/{res['name']}").get("items", []):
+            for item in _get(client, f"{prefix}/{res['name']}").get("items", []):
                 meta = item.get("metadata", {})
                 objects.add((group, res["kind"], meta.get("namespace", ""), meta["name"]))
     return objects

@@ -30,13 +30,39 @@ NO_CHARTS: dict[str, Any] = {
 }
 
 
-def existing_stack_config(repo: Path, *, charts: bool = True) -> dict[str, Any]:
+#: Add-ons that create ``random.RandomPassword`` (Grafana admin, the gateway's MCP seed and API keys,
+#: OpenFGA's preshared key): the
+#: pulumi-random provider is not built here (toolchain.md: not buildable from its modules), so the
+#: engine runs without them.
+NO_RANDOM_PROVIDER: dict[str, Any] = {
+    "gpuplane:observability": {"enabled": False},
+    "gpuplane:gateway": {"enabled": False},
+    "gpuplane:autoscaling": {"customMetrics": False},
+    "gpuplane:openfga": {"enabled": False},
+}
+
+
+#: Kueue's chart registers mutating/validating webhooks (failurePolicy Fail) served by its controller pod;
+#: without a kubelet that pod never runs, so the API server refuses every Kueue object ("failed calling
+#: webhook mresourceflavor.kb.io ... connect: network is unreachable"). On a real cluster the Release waits
+#: for the controller first. The engine's up/destroy runs without Kueue; the preview keeps it.
+NO_KUEUE: dict[str, Any] = {"gpuplane:kueue": {"enabled": False}}
+
+
+def existing_stack_config(
+    repo: Path, *, charts: bool = True, random_provider: bool = True, kueue: bool = True
+) -> dict[str, Any]:
     doc = yaml.safe_load((repo / "stacks" / "Pulumi.existing-dev.yaml").read_text())
     config: dict[str, Any] = dict(doc["config"])
     for key in SECRETS:
         config.pop(key, None)
+    if not random_provider:
+        config.update(NO_RANDOM_PROVIDER)
+    if not kueue:
+        config.update(NO_KUEUE)
     if not charts:
         config.update(NO_CHARTS)
+    if config.get("gpuplane:gateway", {}).get("enabled", True) is False:
         config.pop("gpuplane:models", None)  # models are gateway routes
     return config
 
