@@ -149,16 +149,7 @@ def unknown_value_paths(chart: str, version: str, values: Mapping[str, Any]) -> 
 # Keys that are Kubernetes label/annotation/selector maps wherever they appear: free-form by definition,
 # even when a chart's default happens to hold an entry (e.g. nodeSelector: {kubernetes.io/os: linux}).
 FREE_FORM_MAPS = frozenset(
-    {
-        "nodeSelector",
-        "labels",
-        "annotations",
-        "podLabels",
-        "podAnnotations",
-        "additionalLabels",
-        "commonLabels",
-        "extraArgs",
-    }
+    {"nodeSelector", "labels", "annotations", "podLabels", "podAnnotations", "additionalLabels", "commonLabels"}
 )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from gpuplane.recording import Recording
+from tests.stacks.test_render import CHECKED_ELSEWHERE
 from tests.upstream import strip_nulls, unknown_value_paths, validate_object
 
 # The Kubernetes version the policy baselines are built for (tests/policies/builders.py); core objects are
@@ -51,6 +52,8 @@ def test_fixture_helm_values_exist_in_the_charts(baseline: Callable[[str], Recor
             unknown = unknown_value_paths(chart, version, values)
         except LookupError:  # not a chart the platform pins (e.g. the baseline's KubeRay operator)
             continue
-        assert unknown == [], f"{chart} {version}"
+        # Keys the chart passes through as free-form (cluster-autoscaler's extraArgs flags) were checked by
+        # hand against the component's own flags; everything else must exist in the pinned chart.
+        assert set(unknown) <= CHECKED_ELSEWHERE.get(chart, set()), f"{chart} {version}: {unknown}"
         checked += 1
     assert checked >= 8
