@@ -27,8 +27,11 @@ Fidelity notes (checked against pulumi/pulumi ``sdk/go/common/resource/plugin/an
   on purpose: an unknown policy name or property is an error, not silently ignored.
 - Only the process started here is ever stopped (terminate, wait, kill on timeout), also on errors.
 - The pack dies with the process that started it: on Linux it gets ``PR_SET_PDEATHSIG`` (SIGKILL)
-  from a ``preexec_fn``, so a ``gpuplane plan`` killed by a CI cancel (SIGTERM, SIGHUP, SIGKILL)
-  leaves no orphan. The signal follows the *thread* that forked, so :meth:`PolicyPackServer.launch`
+  from a two-line launcher that then ``exec``s the pack (same pid), so a ``gpuplane plan`` killed by a
+  CI cancel (SIGTERM, SIGHUP, SIGKILL) leaves no orphan. Not from a ``preexec_fn``: that makes
+  ``subprocess`` fork() instead of vfork, gRPC's fork handlers restart its poller in the child after
+  ``close_fds`` closed the epoll fd, and the child aborts before exec (SIGABRT, "epoll_wait error: Bad
+  file descriptor"; grpc/grpc#43157) -- seen here as a pack that "exited with code -6". The signal follows the *thread* that forked, so :meth:`PolicyPackServer.launch`
   must run on a thread that outlives the pack (the main thread in ``gpuplane``).
 - A pack that stops answering is noticed within seconds, not at the RPC deadline: every wait polls
   the process; stopped (SIGSTOP, state ``T``), exited, or no CPU time used for
@@ -260,14 +263,16 @@ class PolicyPackServer:
         if not (self.pack_dir / "PulumiPolicy.yaml").is_file():
             raise AnalyzerError(f"{self.pack_dir} is not a policy pack (no PulumiPolicy.yaml)")
         env = {k: v for k, v in os.environ.items() if k not in _ENGINE_ENV}
+        command = [sys.executable, "-u", "-m", "pulumi.policy", ENGINE_ADDRESS, str(self.pack_dir)]
+        if sys.platform == "linux":
+            command = [sys.executable, "-I", "-S", "-c", _DIE_WITH_PARENT_THEN_EXEC, str(os.getpid()), *command]
         self._process = subprocess.Popen(
-            [sys.executable, "-u", "-m", "pulumi.policy", ENGINE_ADDRESS, str(self.pack_dir)],
+            command,
             cwd=self.pack_dir,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            preexec_fn=_die_with_parent(os.getpid()) if sys.platform == "linux" else None,  # noqa: PLW1509
         )
         self._last_cpu = (-1.0, time.monotonic())
         self._start_pumps(self._process)
@@ -681,19 +686,17 @@ class AnalysisSession:
 # Process helpers
 
 
-def _die_with_parent(parent: int) -> Any:
-    """A ``preexec_fn``: the child gets SIGKILL when the thread that forked it dies (Linux
-    ``PR_SET_PDEATHSIG``), and exits at once if the parent is already gone (the fork/prctl race)."""
-
-    def preexec() -> None:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG = 1
-        if os.getppid() != parent:
-            os._exit(1)
-
-    return preexec
+# Run as ``python -I -S -c <this> <parent pid> <command...>``: ask for SIGKILL when the thread that
+# started us dies (``PR_SET_PDEATHSIG`` = 1, kept across exec), exit at once if the parent is already gone
+# (the spawn/prctl race), then become the command (same pid). See the module docstring for why this is
+# not a ``preexec_fn``.
+_DIE_WITH_PARENT_THEN_EXEC = (
+    "import ctypes, os, sys\n"
+    f"ctypes.CDLL(None).prctl(1, {int(signal.SIGKILL)}, 0, 0, 0)\n"
+    "if os.getppid() != int(sys.argv[1]):\n"
+    "    os._exit(1)\n"
+    "os.execv(sys.argv[2], sys.argv[2:])\n"
+)
 
 
 def _process_state(pid: int) -> tuple[str, float]:

@@ -228,7 +228,8 @@ def test_only_the_started_process_is_stopped(monkeypatch: pytest.MonkeyPatch) ->
     try:
         assert analyzer.analyze(Recording(), project="gpuplane", stack="empty", config={"all": "disabled"}) == []
         assert len(started) == 1
-        assert list(cast(list[str], started[0].args))[:5] == [
+        # The pack command is last (on Linux behind the parent-death launcher, which execs it in place).
+        assert list(cast(list[str], started[0].args))[-6:-1] == [
             sys.executable,
             "-u",
             "-m",
@@ -339,3 +340,21 @@ def test_remediate_is_called_only_when_a_policy_remediates(
     calls.clear()
     pack.analyze(recording, project="gpuplane", stack="test", config={"platform-helm-version-pinned": "remediate"})
     assert calls.count("Remediate") == 2
+
+
+def test_the_pack_is_launched_without_a_preexec_fn(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ``preexec_fn`` makes subprocess fork() in a process where gRPC runs; gRPC's fork handlers then
+    restart its poller in the child after ``close_fds`` closed the epoll fd, and the child aborts before
+    exec ("exited with code -6", grpc/grpc#43157; seen twice in full suite runs). The parent-death
+    signal comes from a launcher that execs the pack in place instead."""
+    seen: list[dict[str, Any]] = []
+    real = subprocess.Popen
+
+    def popen(*args: Any, **kwargs: Any) -> subprocess.Popen[Any]:
+        seen.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(analyzer.subprocess, "Popen", popen)
+    assert analyzer.analyze(Recording(), project="gpuplane", stack="empty", config={"all": "disabled"}) == []
+    assert seen
+    assert all(kwargs.get("preexec_fn") is None for kwargs in seen)
