@@ -3,23 +3,15 @@ zones): ``gpuplane plan`` exits 2 naming the key, prints no traceback, and regis
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from gpuplane import cli, stackfiles
 from gpuplane.plan import plan_stack
-
-STACKS = Path(__file__).resolve().parents[2] / "stacks"
-Config = dict[str, Any]
-
-
-def _example(name: str) -> Config:
-    return yaml.safe_load((STACKS / f"Pulumi.{name}.yaml").read_text())["config"]
+from tests.stacks.test_config_errors import Config, _write  # one way to write a broken stack
 
 
 def _region(region: str) -> Callable[[Config], None]:
@@ -81,14 +73,6 @@ CASES: list[tuple[str, Callable[[Config], None], str, str]] = [
 # GKE STABLE (production) offers 1.34 and 1.35 only, so a production gcp stack is fine at 1.35: the
 # production case above must *not* fail; it documents that the channel follows `production`.
 FAILING = [c for c in CASES if c[3]]
-
-
-def _write(tmp_path: Path, example: str, mutate: Callable[[Config], None]) -> Path:
-    config = copy.deepcopy(_example(example))
-    mutate(config)
-    path = tmp_path / "Pulumi.broken.yaml"
-    path.write_text(yaml.safe_dump({"config": config}))
-    return path
 
 
 @pytest.mark.parametrize(("example", "mutate", "key", "words"), FAILING, ids=[f"{c[2]}:{c[3][:30]}" for c in FAILING])
