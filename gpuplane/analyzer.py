@@ -47,7 +47,6 @@ import os
 import queue
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -60,11 +59,9 @@ import grpc
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
+from gpuplane import pack_process
+from gpuplane.pack_process import ENGINE_ADDRESS, PACK_DIR, AnalyzerError
 from gpuplane.recording import RecordedResource, Recording, unwrap_secrets
-
-PACK_DIR = Path(__file__).resolve().parents[1] / "policies"
-ENGINE_ADDRESS = "127.0.0.1:0"
-"""What the pack is told as the engine address. Python packs never dial it."""
 
 STALL_SECONDS = 10.0
 """A pack that uses no CPU for this long while a call is outstanding is hung."""
@@ -78,14 +75,6 @@ _SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 _RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
 _OUTPUT_SIG = "d0e6a833031e9bbcd3f4e8bde6ca49a4"
 _UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
-_ENGINE_ENV = (
-    "PULUMI_PROJECT",
-    "PULUMI_STACK",
-    "PULUMI_ORGANIZATION",
-    "PULUMI_DRY_RUN",
-    "PULUMI_CONFIG",
-    "PULUMI_CONFIG_SECRET_KEYS",
-)
 _GRPC_OPTIONS = [
     ("grpc.max_receive_message_length", 400 * 1024 * 1024),
     ("grpc.max_send_message_length", 400 * 1024 * 1024),
@@ -123,10 +112,6 @@ class PolicyInfo:
     tags: tuple[str, ...]
     remediation: str
     schema: Mapping[str, Any] = field(default_factory=dict[str, Any])
-
-
-class AnalyzerError(RuntimeError):
-    """The pack could not be started or failed while analysing (the pack's stderr is included)."""
 
 
 class PolicyConfigError(ValueError):
@@ -260,22 +245,17 @@ class PolicyPackServer:
         (``gpuplane plan`` runs the program meanwhile). Call :meth:`connect` before analysing."""
         if self._process is not None:
             raise AnalyzerError("the policy pack is already running")
-        if not (self.pack_dir / "PulumiPolicy.yaml").is_file():
-            raise AnalyzerError(f"{self.pack_dir} is not a policy pack (no PulumiPolicy.yaml)")
-        env = {k: v for k, v in os.environ.items() if k not in _ENGINE_ENV}
-        command = [sys.executable, "-u", "-m", "pulumi.policy", ENGINE_ADDRESS, str(self.pack_dir)]
-        if sys.platform == "linux":
-            command = [sys.executable, "-I", "-S", "-c", _DIE_WITH_PARENT_THEN_EXEC, str(os.getpid()), *command]
-        self._process = subprocess.Popen(
-            command,
-            cwd=self.pack_dir,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
+        self.adopt(pack_process.launch(self.pack_dir))
+
+    def adopt(self, process: subprocess.Popen[bytes]) -> None:
+        """Take over a pack process started by :func:`gpuplane.pack_process.launch` (for this pack
+        directory, with pipes for stdout and stderr): ``gpuplane plan`` launches it before importing
+        anything heavy. Stopping this server stops that process."""
+        if self._process is not None:
+            raise AnalyzerError("the policy pack is already running")
+        self._process = process
         self._last_cpu = (-1.0, time.monotonic())
-        self._start_pumps(self._process)
+        self._start_pumps(process)
 
     def connect(self) -> None:
         """Wait for the launched pack to print its port, then connect and handshake."""
@@ -684,19 +664,6 @@ class AnalysisSession:
 
 # ---------------------------------------------------------------------------------------------------
 # Process helpers
-
-
-# Run as ``python -I -S -c <this> <parent pid> <command...>``: ask for SIGKILL when the thread that
-# started us dies (``PR_SET_PDEATHSIG`` = 1, kept across exec), exit at once if the parent is already gone
-# (the spawn/prctl race), then become the command (same pid). See the module docstring for why this is
-# not a ``preexec_fn``.
-_DIE_WITH_PARENT_THEN_EXEC = (
-    "import ctypes, os, sys\n"
-    f"ctypes.CDLL(None).prctl(1, {int(signal.SIGKILL)}, 0, 0, 0)\n"
-    "if os.getppid() != int(sys.argv[1]):\n"
-    "    os._exit(1)\n"
-    "os.execv(sys.argv[2], sys.argv[2:])\n"
-)
 
 
 def _process_state(pid: int) -> tuple[str, float]:

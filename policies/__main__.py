@@ -24,6 +24,7 @@ sys.modules[_SPEC.name] = pack
 _SPEC.loader.exec_module(pack)
 importlib.import_module("gpuplane_policies._secrets").install()
 importlib.import_module("gpuplane_policies._convert_once").install()  # one protobuf conversion per message
+importlib.import_module("gpuplane_policies._lazy_props").install()  # one deserialisation per message, lazy proxies
 
 PolicyPack(
     name=pack.PACK_NAME,

@@ -314,8 +314,28 @@ class PolicyConfigError(ValueError):
     """A policy configuration the pack refuses (unknown key or wrong type)."""
 
 
+_checked_configs: dict[str, tuple[Meta, str, dict[str, Any]]] = {}
+"""Per policy name: its Meta, the ``repr`` of the last config given, and the effective config made from it."""
+
+
 def effective_config(meta: Meta, given: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Schema defaults overlaid with ``given``; unknown keys and wrongly typed values raise."""
+    """Schema defaults overlaid with ``given``; unknown keys and wrongly typed values raise.
+
+    The servicer hands every policy a fresh copy of the same config for every resource, so the
+    result for the same ``given`` is remembered per policy (one slot: a new ``Configure`` replaces
+    it): checking the schema again per resource was a third of the pack's ``Analyze`` time (issue 15).
+    "The same" is the same ``repr``, not ``==``: ``True == 1 == 1.0``, but only ``1`` is a number to
+    the schema. Each call still returns its own top-level dict; checks only read their config."""
+    key = repr(given)
+    last = _checked_configs.get(meta.name)
+    if last is not None and last[0] is meta and last[1] == key:
+        return dict(last[2])
+    config = _check_config(meta, given)
+    _checked_configs[meta.name] = (meta, key, copy.deepcopy(config))
+    return config
+
+
+def _check_config(meta: Meta, given: Mapping[str, Any] | None) -> dict[str, Any]:
     schema = meta.schema
     given = dict(given or {})
     given.pop("enforcementLevel", None)
