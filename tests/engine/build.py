@@ -155,7 +155,7 @@ def cache_root() -> Path:
 
 
 @contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
+def file_lock(path: Path) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
@@ -219,7 +219,7 @@ def ensure_engine() -> Engine:
     key = cache_key()
     base = cache_root()
     final = base / key
-    with _file_lock(base / f"{key}.lock"):
+    with file_lock(base / f"{key}.lock"):
         info_path = final / "build-info.json"
         if info_path.is_file() and all((final / "bin" / b).is_file() for b in BINARIES):
             return Engine(final / "bin", json.loads(info_path.read_text()))

@@ -5,6 +5,9 @@
 - ``deploy_copy`` (session): a copy of the repository with the README's deploy venv
   (``python3 -m venv .venv && .venv/bin/pip install -e .``) and the policy pack's venv
   (policies/README: ``python -m venv policies/venv && policies/venv/bin/pip install -r policies/requirements.txt``).
+  Their dependencies come from venvs built once per machine (tests/engine/venvs.py: cached by the requirement
+  lines and the interpreter, under a file lock); each copy gets its own venvs layered on them and the project
+  installed with ``pip install --no-deps -e .``.
 - ``make_cli``: a :class:`tests.engine.harness.PulumiCli` factory with fresh ``PULUMI_HOME`` and state.
 
 Every test module here sets ``pytestmark = pytest.mark.engine`` (``.ci/run`` selects or deselects the tier by it).
@@ -18,7 +21,8 @@ from pathlib import Path
 import pytest
 
 from tests.engine.build import Engine, ensure_engine
-from tests.engine.harness import PulumiCli, copy_repository, make_venv
+from tests.engine.harness import PulumiCli, copy_repository
+from tests.engine.venvs import deploy_dependency_venv, install_project, layered_venv, policy_pack_venv
 
 
 @pytest.fixture(scope="session")
@@ -29,8 +33,8 @@ def engine() -> Engine:
 @pytest.fixture(scope="session")
 def deploy_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = copy_repository(tmp_path_factory.mktemp("deploy") / "gpuplane")
-    make_venv(root / ".venv", ["-e", "."], cwd=root)
-    make_venv(root / "policies" / "venv", ["-r", "requirements.txt"], cwd=root / "policies")
+    install_project(layered_venv(root / ".venv", deploy_dependency_venv(root)), root)
+    layered_venv(root / "policies" / "venv", policy_pack_venv(root))
     return root
 
 

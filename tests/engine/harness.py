@@ -1,9 +1,11 @@
 """Drive the real Pulumi CLI against a throw-away copy of the repository.
 
 What: :func:`copy_repository` copies the checkout's files (what git tracks or would track) to a temp dir;
-:func:`make_venv` builds a virtualenv the way the README / policies/README say; :class:`PulumiCli` runs
-``pulumi`` with a private ``PULUMI_HOME``, a ``file://`` backend, a passphrase secrets provider, the
-engine's bin dir first on ``PATH`` and plugin downloads off, optionally inside the control plane's netns.
+:class:`PulumiCli` runs ``pulumi`` with a private ``PULUMI_HOME``, a ``file://`` backend, a passphrase
+secrets provider, the engine's bin dir first on ``PATH`` and plugin downloads off, optionally inside the
+control plane's netns — to completion (``run``/``ok``) or in the background (``start``: a
+:class:`Running` command whose output a test reads while it runs, then stops). The venvs come from
+tests/engine/venvs.py.
 
 Why a copy: ``pulumi stack init`` writes the stack's encryption salt into ``stacks/Pulumi.<stack>.yaml``
 (``stackConfigDir``) and ``--policy-pack policies`` needs ``policies/venv``: neither may touch the checkout,
@@ -21,8 +23,7 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,28 +67,6 @@ def loopback_only(argv: list[str]) -> list[str]:
     Helm charts from their repositories: in here that fails at once and sends nothing off the machine.
     """
     return ["unshare", "-n", "--", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", *argv]
-
-
-def run_checked(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None = None, timeout: float) -> str:
-    proc = subprocess.run(
-        list(argv),
-        cwd=cwd,
-        env=dict(env) if env is not None else None,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise EngineTestError(f"`{' '.join(argv)}` in {cwd} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
-    return proc.stdout
-
-
-def make_venv(venv: Path, pip_args: Sequence[str], *, cwd: Path) -> Path:
-    """``python -m venv <venv> && <venv>/bin/pip install -q <pip_args>`` (the documented install)."""
-    run_checked([sys.executable, "-m", "venv", str(venv)], cwd=cwd, timeout=300)
-    run_checked([str(venv / "bin" / "pip"), "install", "-q", *pip_args], cwd=cwd, timeout=900)
-    return venv
 
 
 def has_distribution(venv: Path, name: str) -> bool:
@@ -173,11 +152,52 @@ class PulumiCli:
             _kill_leftovers(proc.pid)
         return Result(argv, proc.returncode, out, err)
 
+    def start(self, *args: str, logs: Path) -> Running:
+        """Start ``pulumi`` in the background (its own session); stdout/stderr go to files under ``logs``."""
+        argv = [str(self.bin_dir / "pulumi"), *args, "--non-interactive", "--color", "never"]
+        logs.mkdir(parents=True, exist_ok=True)
+        stdout, stderr = logs / "stdout", logs / "stderr"
+        with stdout.open("w") as out, stderr.open("w") as err:
+            proc = subprocess.Popen(
+                self.wrap(argv),
+                cwd=self.project,
+                env=self.env(),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                start_new_session=True,
+            )
+        return Running(argv, proc, stdout, stderr)
+
     def ok(self, *args: str, stdin: str | None = None, timeout: float = 900, cwd: Path | None = None) -> Result:
         result = self.run(*args, stdin=stdin, timeout=timeout, cwd=cwd)
         if result.returncode != 0:
             raise EngineTestError(result.describe())
         return result
+
+
+@dataclass
+class Running:
+    """A ``pulumi`` command running in its own session; its output so far is readable at any time."""
+
+    argv: list[str]
+    proc: subprocess.Popen[bytes]
+    stdout_path: Path
+    stderr_path: Path
+
+    def stdout(self) -> str:
+        return self.stdout_path.read_text(errors="replace")
+
+    def returncode(self) -> int | None:
+        return self.proc.poll()
+
+    def stop(self) -> Result:
+        """SIGKILL the whole session (CLI, language host, providers, pack) unless it ended; its result."""
+        if self.proc.poll() is None:
+            _kill_leftovers(self.proc.pid)
+        code = self.proc.wait(timeout=60)
+        _kill_leftovers(self.proc.pid)
+        return Result(self.argv, code, self.stdout(), self.stderr_path.read_text(errors="replace"))
 
 
 def _session_members(session: int) -> list[int]:

@@ -12,14 +12,16 @@ Deviations (docs/decisions/real-engine.md): charts come from third_party/charts 
 (tests/engine/local_charts/__main__.py); add-ons that need pulumi-random (not built here) are off; Kueue
 is in the preview but not in ``up`` (its webhooks need its controller pod, and no kubelet runs pods).
 ``destroy`` cannot finish: Helm runs the GPU operator's pre-delete hook Jobs on uninstall and waits for
-them (pulumi-kubernetes 4.25's Release.Delete passes no DisableHooks), so it is bounded and must be
-waiting on exactly that. Helm never deletes a chart's ``crds/``; if destroy ever finishes, only those
+them without a timeout (pulumi-kubernetes 4.25's Release.Delete passes no DisableHooks and, with
+skipAwait, no timeout), so destroy is stopped as soon as Helm's own release record shows it inside that
+hook with the hook's Job unfinished (no fixed wait), and it must be waiting on exactly that. Helm never deletes a chart's ``crds/``; if destroy ever finishes, only those
 may remain.
 """
 
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import shutil
 import time
@@ -30,8 +32,9 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.controlplane.client import ApiError, KubeClient
 from tests.controlplane.cluster import ControlPlane
-from tests.engine.harness import PulumiCli
+from tests.engine.harness import PulumiCli, Result
 from tests.engine.inventory import Key, describe, inventory
 from tests.engine.stackfile import NO_KUEUE, existing_stack_config, write_stack_file
 from tests.engine.test_deploy_path import replaced
@@ -106,6 +109,83 @@ def wait_until_gone(control_plane: ControlPlane, before: set[Key], allowed: set[
         time.sleep(2)
 
 
+GPU_OPERATOR_RELEASE = "sh.helm.release.v1.gpu-operator.v1"
+#: Both must be in destroy's output before it counts as blocked on the hook (they are not behind it).
+DELETED_FIRST = ("gpuplane-workloads-jobset-release deleted", "gpuplane-workloads-lws-release deleted")
+
+
+def helm_release_record(client: KubeClient, namespace: str, secret: str) -> dict[str, Any] | None:
+    """Helm's stored release (Secret driver: ``data.release`` = base64(gzip(JSON))), or None once deleted."""
+    try:
+        obj = client.request("GET", f"/api/v1/namespaces/{namespace}/secrets/{secret}")
+    except ApiError as exc:
+        if exc.status == 404:
+            return None
+        raise
+    raw = base64.b64decode(base64.b64decode(obj["data"]["release"]))
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    return json.loads(raw)
+
+
+def waiting_hook_jobs(client: KubeClient, record: dict[str, Any] | None) -> set[str]:
+    """Jobs Helm is waiting on in a pre-delete hook, by its own record and the Jobs' state.
+
+    Helm (v3.18.6 pkg/action/uninstall.go + hooks.go ``execHook``) stores the release as ``uninstalling``
+    and the hook's ``last_run.phase`` as ``Running`` before it creates the hook's resources and watches
+    them; it sets the phase again only after the watch returns. A ``Running`` pre-delete Job that exists
+    and has neither a Complete nor a Failed condition is therefore exactly what the uninstall waits on.
+    """
+    if record is None or record.get("info", {}).get("status") != "uninstalling":
+        return set()
+    waiting: set[str] = set()
+    for hook in record.get("hooks") or []:
+        running = (hook.get("last_run") or {}).get("phase") == "Running"
+        if "pre-delete" not in (hook.get("events") or []) or not running or hook.get("kind") != "Job":
+            continue
+        try:
+            job = client.request("GET", f"/apis/batch/v1/namespaces/gpu-operator/jobs/{hook['name']}")
+        except ApiError as exc:
+            if exc.status == 404:  # recorded as Running a moment before Helm creates it
+                continue
+            raise
+        finished = {c["type"] for c in job.get("status", {}).get("conditions") or [] if c.get("status") == "True"}
+        if not finished & {"Complete", "Failed"}:
+            waiting.add(str(hook["name"]))
+    return waiting
+
+
+def destroy_until_blocked_on_hook(cli: PulumiCli, client: KubeClient, *, logs: Path) -> tuple[Result, set[str]]:
+    """Run ``pulumi destroy`` until it ends or is blocked on the GPU operator's pre-delete hook; then stop it.
+
+    Returns destroy's result and the hook Jobs it was blocked on (empty if it ended by itself). Blocked
+    means: the JobSet and LWS releases are deleted (destroy's output), Helm's record of the GPU operator
+    release says it is inside a pre-delete hook whose Job has not finished, and destroy is still running.
+    The ceiling is a failure, never a pass.
+    """
+    running = cli.start("destroy", "--yes", "--skip-preview", "--stack", STACK, logs=logs)
+    deadline = time.monotonic() + DESTROY_CEILING_S
+    try:
+        while running.returncode() is None:
+            if all(line in running.stdout() for line in DELETED_FIRST):
+                blocked = waiting_hook_jobs(client, helm_release_record(client, "gpu-operator", GPU_OPERATOR_RELEASE))
+                if blocked and running.returncode() is None:
+                    return running.stop(), blocked
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"destroy neither ended nor blocked on a pre-delete hook in {DESTROY_CEILING_S}s\n"
+                    f"{running.stop().describe()}"
+                )
+            time.sleep(0.5)
+        return running.stop(), set()
+    finally:
+        running.stop()  # never left running (an API error above)
+
+
+#: Upper bound for destroy to reach the hook (it takes seconds); reaching it is a failure.
+DESTROY_CEILING_S = 300
+
+
 def set_stack_keys(repo: Path, values: dict[str, Any]) -> None:
     """Change plain keys of the stack file in place (its secrets and encryption salt stay)."""
     path = repo / "stacks" / f"Pulumi.{STACK}.yaml"
@@ -134,7 +214,9 @@ def test_a_mandatory_violation_stops_the_preview(cluster_cli: PulumiCli, tmp_pat
     assert "conformance-stack-ai-requirements" in result.stdout, result.describe()
 
 
-def test_up_then_destroy(cluster_cli: PulumiCli, engine_cluster: ControlPlane, local_chart_project: Path) -> None:
+def test_up_then_destroy(
+    cluster_cli: PulumiCli, engine_cluster: ControlPlane, local_chart_project: Path, tmp_path: Path
+) -> None:
     client = engine_cluster.client
     before = inventory(client)
     set_stack_keys(local_chart_project, NO_KUEUE)
@@ -152,9 +234,11 @@ def test_up_then_destroy(cluster_cli: PulumiCli, engine_cluster: ControlPlane, l
     } <= releases
 
     # Helm runs the GPU operator's pre-delete hook Job on uninstall and waits for it; pulumi-kubernetes
-    # 4.25's Release.Delete does not pass DisableHooks. Without a kubelet the Job never completes, so
-    # destroy cannot finish here: bound it and check that this, and only this, is what it waits for.
-    destroy = cluster_cli.run("destroy", "--yes", "--skip-preview", "--stack", STACK, timeout=120, stop_at_timeout=True)
+    # 4.25's Release.Delete does not pass DisableHooks, and with skipAwait it sets no uninstall timeout, so
+    # Helm waits without end (watchtools.ContextWithOptionalTimeout(ctx, 0)). Without a kubelet the Job never
+    # completes, so destroy cannot finish here: stop it as soon as Helm's own release record says it is
+    # inside that hook, and check that this, and only this, is what it waits for.
+    destroy, blocked = destroy_until_blocked_on_hook(cluster_cli, client, logs=tmp_path / "destroy")
     left = inventory(client) - before
     left_releases = {n for _, k, _, n in left if k == "Secret" and n.startswith("sh.helm.release.v1.")}
     if destroy.returncode == 0:  # a kubelet-less cluster that finished the hook: then nothing may remain
@@ -162,8 +246,10 @@ def test_up_then_destroy(cluster_cli: PulumiCli, engine_cluster: ControlPlane, l
         allowed = {k for k in created if k[:2] == ("apiextensions.k8s.io", "CustomResourceDefinition") and k[3] in crds}
         assert not wait_until_gone(engine_cluster, before, allowed, timeout=180)
         return
-    assert left_releases == {"sh.helm.release.v1.gpu-operator.v1"}, describe(left)
+    assert blocked, f"destroy ended without waiting on a pre-delete hook:\n{destroy.describe()}"
+    assert left_releases == {GPU_OPERATOR_RELEASE}, describe(left)
     hook_jobs = {n for g, k, ns, n in left if (g, k, ns) == ("batch", "Job", "gpu-operator")}
     assert hook_jobs, f"destroy stopped without a pending pre-delete hook Job:\n{destroy.describe()}"
+    assert blocked <= hook_jobs, (blocked, describe(left))
     assert "gpuplane-workloads-jobset-release deleted" in destroy.stdout, destroy.describe()
     assert "gpuplane-workloads-lws-release deleted" in destroy.stdout, destroy.describe()
