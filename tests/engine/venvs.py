@@ -41,6 +41,7 @@ import sysconfig
 import tomllib
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from tests.engine.build import cache_root, file_lock
 
@@ -168,14 +169,17 @@ def cached_venv(
     return venv
 
 
-def deploy_dependency_venv(repo: Path) -> Path:
-    """The deploy venv's dependencies (README: ``pip install -e .``) without the project, cached."""
-    return cached_venv("deploy-deps", project_dependencies(repo / "pyproject.toml"))
+def deploy_dependency_venv(repo: Path, **cache: Any) -> Path:
+    """The deploy venv's dependencies (README: ``pip install -e .``) without the project, cached.
+
+    ``cache``: :func:`cached_venv`'s keyword arguments (tests of the cache pass ``root`` and ``build``).
+    """
+    return cached_venv("deploy-deps", project_dependencies(repo / "pyproject.toml"), **cache)
 
 
-def policy_pack_venv(repo: Path) -> Path:
+def policy_pack_venv(repo: Path, **cache: Any) -> Path:
     """The policy pack's venv (policies/README: ``pip install -r policies/requirements.txt``), cached."""
-    return cached_venv("policy-pack", requirement_lines((repo / "policies" / "requirements.txt").read_text()))
+    return cached_venv("policy-pack", requirement_lines((repo / "policies" / "requirements.txt").read_text()), **cache)
 
 
 def layered_venv(venv: Path, dependencies: Path) -> Path:
