@@ -1,14 +1,23 @@
-"""Shared test helpers: baseline specs per cloud and a shortcut to run code under the mock runtime."""
+"""Shared test helpers: baseline specs per cloud, a shortcut to run code under the mock runtime, and per-process
+shares of what many tests need (the example stacks' plans, one running policy pack)."""
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+import subprocess
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
 
 from components.spec import PlatformSpec, parse_spec
 from gpuplane.recording import Recording, run_program
+
+if TYPE_CHECKING:
+    from gpuplane.analyzer import PolicyPackServer
+    from gpuplane.plan import StackPlan
 
 REGIONS = {"aws": "us-east-1", "gcp": "us-central1", "linode": "us-ord", "existing": "on-prem"}
 
@@ -143,9 +152,7 @@ def fresh_python(code: str) -> str:
     """Run ``code`` in a fresh interpreter from the repository root (no ``PULUMI_*`` variables, the repo
     importable) and return its stdout; for import-cost checks that must not see this process's modules."""
     import os
-    import subprocess
     import sys
-    from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_")}
@@ -155,3 +162,109 @@ def fresh_python(code: str) -> str:
     )
     assert result.returncode == 0, result.stderr
     return result.stdout
+
+
+# --- shared per test process: the example stacks' plans and one policy pack ---------------------------
+#
+# Planning an example stack costs 0.3-1.5 s and starting the pack ~0.3 s of CPU (0.8 s wall with its stop);
+# many tests need the same plan or a pack that is already running. Each pytest worker keeps one of each.
+
+_EXAMPLE_PLANS: dict[str, StackPlan] = {}
+
+
+def example_plan(name: str) -> StackPlan:
+    """``gpuplane.plan.plan_stack`` of the bundled example stack ``name`` (no policies), planned once per
+    process: every caller gets its own deep copy (~10 ms), so a test may change what it gets."""
+    from gpuplane import stackfiles
+    from gpuplane.plan import plan_stack
+
+    if name not in _EXAMPLE_PLANS:
+        plan = plan_stack(stackfiles.load(stackfiles.resolve(name)))
+        assert plan.errors == [], plan.errors
+        _EXAMPLE_PLANS[name] = plan
+    return copy.deepcopy(_EXAMPLE_PLANS[name])
+
+
+@pytest.fixture(scope="session")
+def pack() -> Iterator[PolicyPackServer]:
+    """One running policy pack (``gpuplane.analyzer.PolicyPackServer`` on ``policies/``) per test process
+    (``tests/conftest.py`` registers this module as a plugin, so every package shares it)."""
+    from gpuplane.analyzer import PolicyPackServer
+
+    with PolicyPackServer() as server:
+        yield server
+
+
+@dataclass
+class LentPack:
+    """What ``gpuplane plan`` gets instead of a fresh ``PolicyPackServer`` under :func:`lend_pack`: the
+    session's running pack, launched and stopped by the session (so ``launch``/``stop``/``kill_now`` do
+    nothing); every analysis still goes over gRPC to the real pack with the stack's config."""
+
+    server: PolicyPackServer
+    pack_dir: Path
+
+    def launch(self) -> None:
+        pass
+
+    def adopt(self, process: subprocess.Popen[bytes]) -> None:
+        """``gpuplane plan`` launches a pack before it builds its server; that one is not needed (it is
+        killed within milliseconds of its start, before it has imported anything)."""
+        process.kill()
+        process.wait()
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+    def kill_now(self) -> None:
+        pass
+
+    def __enter__(self) -> LentPack:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.server, name)
+
+
+@dataclass
+class Lending:
+    """Which pack each ``PolicyPackServer(...)`` made under :func:`lend_pack` got."""
+
+    lent: list[LentPack] = field(default_factory=list[LentPack])
+    fresh: list[PolicyPackServer] = field(default_factory=lambda: [])
+
+
+def lend_pack(monkeypatch: pytest.MonkeyPatch, server: PolicyPackServer) -> Lending:
+    """Make ``gpuplane plan`` in this process (``cli.main``) use ``server`` instead of starting a pack of
+    its own -- for tests about the report and exit code, not the pack's process (``tests/gpuplane/test_process``
+    and the subprocess tests start real ones). A different pack directory still gets a fresh pack."""
+    import gpuplane.analyzer
+
+    real = gpuplane.analyzer.PolicyPackServer
+    lending = Lending()
+
+    def make(pack_dir: Path = gpuplane.analyzer.PACK_DIR, **options: Any) -> LentPack | PolicyPackServer:
+        if Path(pack_dir).resolve() == server.pack_dir and not options:
+            lending.lent.append(LentPack(server, server.pack_dir))
+            return lending.lent[-1]
+        lending.fresh.append(real(pack_dir, **options))
+        return lending.fresh[-1]
+
+    monkeypatch.setattr(gpuplane.analyzer, "PolicyPackServer", make)
+    return lending
+
+
+@pytest.fixture
+def lent_pack(monkeypatch: pytest.MonkeyPatch, pack: PolicyPackServer) -> Lending:
+    """:func:`lend_pack` with the process's ``pack``: ``pytestmark = pytest.mark.usefixtures("lent_pack")``
+    in a module whose ``cli.main(["plan", ...])`` calls are about the report and the exit code."""
+    return lend_pack(monkeypatch, pack)

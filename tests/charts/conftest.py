@@ -9,8 +9,8 @@ import pytest
 
 from components.spec import PlatformSpec
 from gpuplane import charts, render, stackfiles
-from gpuplane.plan import plan_stack
 from gpuplane.recording import Recording
+from tests.support import example_plan
 
 EXAMPLES = [stackfiles.stack_name(p) for p in stackfiles.discover()]
 
@@ -38,7 +38,7 @@ _CACHE: dict[str, RenderedStack] = {}
 
 def rendered_stack(name: str) -> RenderedStack:
     if name not in _CACHE:
-        plan = plan_stack(stackfiles.load(stackfiles.resolve(name)))
+        plan = example_plan(name)
         assert plan.spec is not None, plan.errors
         direct = render.kubernetes_objects(plan.recording)
         releases = charts.render_stack(plan.recording, plan.spec.kubernetes_version, direct)

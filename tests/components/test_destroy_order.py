@@ -17,9 +17,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from gpuplane import stackfiles
-from gpuplane.plan import StackPlan, plan_stack
+from gpuplane.plan import StackPlan
 from gpuplane.recording import RecordedResource, Recording
+from tests.support import example_plan
 
 K8S_RELEASE = "kubernetes:helm.sh/v3:Release"
 OWNERS = {
@@ -33,7 +33,7 @@ VOLUME_OWNERS = {k for k, v in OWNERS.items() if "PersistentVolume" in v}
 
 @pytest.fixture(scope="module")
 def aws() -> StackPlan:
-    plan = plan_stack(stackfiles.load(stackfiles.resolve("aws-dev")))
+    plan = example_plan("aws-dev")
     assert not plan.errors
     return plan
 
@@ -166,7 +166,7 @@ def test_the_load_balancer_is_the_stacks_and_envoy_gateway_makes_none(aws: Stack
 @pytest.mark.parametrize("stack", ["gcp-dev", "linode-dev"])
 def test_other_clouds_really_delete_the_owners_too(stack: str) -> None:
     """GKE and LKE load balancers and disks outlive a skipped delete just the same."""
-    plan = plan_stack(stackfiles.load(stackfiles.resolve(stack)))
+    plan = example_plan(stack)
     assert not plan.errors
     rec = plan.recording
     for type_, name in sorted(OWNERS):

@@ -11,7 +11,7 @@ import pytest
 from components.gpu_platform import GpuPlatform, GpuPlatformArgs
 from components.spec import SpecError, parse_spec
 from gpuplane.recording import Recording
-from tests.support import raw_spec, record
+from tests.support import example_plan, raw_spec, record
 
 CLUSTER_TYPES = {
     "aws": "gpuplane:clusters:EksGpuCluster",
@@ -168,10 +168,8 @@ def test_args_check_the_kubeconfig(cloud: str, kubeconfig: str | None, message: 
 def test_every_platform_namespace_is_reserved_from_tenants(stack: str) -> None:
     """A tenant named like a platform namespace would collide with it: the spec must reserve them all."""
     from components.spec import RESERVED_NAMESPACES
-    from gpuplane import stackfiles
-    from gpuplane.plan import plan_stack
 
-    plan = plan_stack(stackfiles.load(stackfiles.resolve(stack)))
+    plan = example_plan(stack)
     assert plan.spec is not None
     tenants = {t.name for t in plan.spec.tenants}
     created = {r.inputs["metadata"]["name"] for r in plan.recording.of_type("kubernetes:core/v1:Namespace")}

@@ -17,6 +17,8 @@ from gpuplane import cli, stackfiles
 from gpuplane.plan import plan_stack
 
 STACKS = Path(__file__).resolve().parents[2] / "stacks"
+
+pytestmark = pytest.mark.usefixtures("lent_pack")  # cli.main plans use the process's running pack (tests/support.py)
 AWS = (STACKS / "Pulumi.aws-dev.yaml").read_text()
 GCP = (STACKS / "Pulumi.gcp-dev.yaml").read_text()
 CANARY = "sk-CANARY-7c1e5d"

@@ -5,13 +5,11 @@ value in the text report and ``--json``; the exit code stays what the plan decid
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from gpuplane import placeholders
+from gpuplane import cli, placeholders
 from gpuplane.placeholders import Placeholder
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,20 +100,20 @@ def test_an_unreadable_file_has_no_placeholders_and_no_traceback(tmp_path: Path)
     assert placeholders.find(path) == []
 
 
-def test_plan_reports_placeholders_in_text_and_json_with_the_exit_code_unchanged() -> None:
-    gpuplane = [sys.executable, "-m", "gpuplane"]
-    text = subprocess.run([*gpuplane, "plan", "linode-dev"], capture_output=True, text=True, cwd=ROOT, check=False)
-    assert text.returncode == 0, text.stderr
-    assert "warning: 1 placeholder value(s) to replace before pulumi up:" in text.stdout
-    assert f"- gpuplane:apiAccess.allowedCidrs[0]: {DOC_CIDR}" in text.stdout
-    as_json = subprocess.run(
-        [*gpuplane, "plan", "aws-dev", "--json"], capture_output=True, text=True, cwd=ROOT, check=False
-    )
-    assert as_json.returncode == 0, as_json.stderr
-    (stack,) = json.loads(as_json.stdout)["stacks"]
+@pytest.mark.usefixtures("lent_pack")  # the report, not the process: in-process with the running pack
+def test_plan_reports_placeholders_in_text_and_json_with_the_exit_code_unchanged(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert cli.main(["plan", "linode-dev"]) == cli.EXIT_OK
+    text = capsys.readouterr()
+    assert "warning: 1 placeholder value(s) to replace before pulumi up:" in text.out
+    assert f"- gpuplane:apiAccess.allowedCidrs[0]: {DOC_CIDR}" in text.out
+    assert cli.main(["plan", "aws-dev", "--json"]) == cli.EXIT_OK
+    as_json = capsys.readouterr()
+    (stack,) = json.loads(as_json.out)["stacks"]
     assert [w for w in stack["warnings"] if w.startswith("placeholder ")] == [
         f"placeholder gpuplane:apiAccess.allowedCidrs[0]: {DOC_CIDR}",
         f"placeholder gpuplane:modelCredentials.openai: {SECURE_PLACEHOLDER}: "
         "pulumi config set --secret --path 'gpuplane:modelCredentials.openai'",
     ]
-    assert "REPLACE" not in as_json.stdout  # the placeholder ciphertext itself is never echoed
+    assert "REPLACE" not in as_json.out + as_json.err  # the placeholder ciphertext itself is never echoed

@@ -1,12 +1,13 @@
-"""Fixtures for the policy tests: one policy pack process for the session, cached baselines.
+"""Fixtures for the policy tests: analysis through the session's one pack, cached baselines.
 
 Every analysis goes through :class:`gpuplane.analyzer.PolicyPackServer`, the same gRPC path
-``gpuplane plan`` uses; starting the pack costs about half a second, so it is started once.
+``gpuplane plan`` uses; starting the pack costs about half a second, so the test process starts one
+(the fixture ``pack`` in ``tests/support.py``, shared by every package).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
@@ -16,12 +17,6 @@ from gpuplane.recording import Recording
 from tests.policies import builders
 
 Analyze = Callable[..., list[Violation]]
-
-
-@pytest.fixture(scope="session")
-def pack() -> Iterator[PolicyPackServer]:
-    with PolicyPackServer() as server:
-        yield server
 
 
 @pytest.fixture(scope="session")

@@ -11,14 +11,13 @@ import pytest
 
 from gpuplane import stackfiles
 from gpuplane.analyzer import PACK_DIR, load_config
-from gpuplane.plan import plan_stack
 from gpuplane.recording import Recording
 from tests.policies import builders
 from tests.policies.builders import bare
 from tests.policies.cases import IDLE_INFERENCE, IDLE_TRAINING
 from tests.policies.conftest import Analyze
 from tests.policies.test_policy_cases import name_of
-from tests.support import raw_spec
+from tests.support import example_plan, raw_spec
 
 EXAMPLE_STACKS = sorted(stackfiles.discover())
 
@@ -35,7 +34,7 @@ def test_there_are_four_example_stacks() -> None:
 @pytest.mark.parametrize("path", EXAMPLE_STACKS, ids=lambda p: p.name)
 def test_example_stacks_have_no_mandatory_violation(path: Any, analyze: Analyze) -> None:
     stack_file = stackfiles.load(path)
-    plan = plan_stack(stack_file)
+    plan = example_plan(stack_file.name)
     assert plan.errors == []
     assert plan.recording.resources
     for config in (None, load_config(PACK_DIR / "config" / "dev.json")):

@@ -1,8 +1,11 @@
 """``gpuplane plan`` refuses every broken security default, naming the policy (issue 5).
 
 Every case runs the real command, ``gpuplane.cli.main(["plan", ...])``: the example stack's program
-under the mock runtime, one policy pack process over gRPC with the stack's default config
+under the mock runtime, the policy pack over gRPC with the stack's default config
 (``policies/config/dev.json`` for ``<cloud>-dev``), the text (or ``--json``) report and the exit code.
+The pack is the test process's running one (``lent_pack`` in ``tests/support.py``): what is tested here
+is the report and the exit code, not the pack's process (``tests/gpuplane/test_process.py`` and
+``test_exit_codes.py`` start real ones).
 The break is applied at one of two seams:
 
 - **stack config**, where the spec can express the break: a copy of the example ``Pulumi.<stack>.yaml``
@@ -39,6 +42,8 @@ from tests.policies.builders import edit, plain
 from tests.policies.cases import DELETE, chain, setting
 
 ConfigEdit = Callable[[dict[str, Any]], None]
+
+pytestmark = pytest.mark.usefixtures("lent_pack")  # cli.main plans use the process's running pack (tests/support.py)
 
 
 @dataclass(frozen=True)

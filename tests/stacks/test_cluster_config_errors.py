@@ -13,6 +13,8 @@ from gpuplane import cli, stackfiles
 from gpuplane.plan import plan_stack
 from tests.stacks.test_config_errors import Config, _write  # one way to write a broken stack
 
+pytestmark = pytest.mark.usefixtures("lent_pack")  # cli.main plans use the process's running pack (tests/support.py)
+
 
 def _region(region: str) -> Callable[[Config], None]:
     def apply(config: Config) -> None:

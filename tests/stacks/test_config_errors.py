@@ -17,6 +17,8 @@ from gpuplane import cli, stackfiles
 from gpuplane.plan import plan_stack
 
 STACKS = Path(__file__).resolve().parents[2] / "stacks"
+
+pytestmark = pytest.mark.usefixtures("lent_pack")  # cli.main plans use the process's running pack (tests/support.py)
 Config = dict[str, Any]
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from gpuplane import cli, stackfiles
 from gpuplane.plan import plan_stack
+from tests.support import example_plan
 
 EXAMPLES = ["aws-dev", "existing-dev", "gcp-dev", "linode-dev"]
 CLUSTER_TYPES = {
@@ -59,7 +60,7 @@ def test_examples_have_two_gpu_models_and_two_tenants(plan_json: dict[str, Any],
     for pool in pools:
         assert set(pool) >= {"name", "gpu", "instance_type", "gpus_per_node", "min_nodes", "max_nodes"}
     assert len({p["gpu"] for p in pools}) >= 2
-    spec = plan_stack(stackfiles.load(stackfiles.resolve(stack["stack"]))).spec
+    spec = example_plan(stack["stack"]).spec
     assert spec is not None
     assert len(spec.tenants) >= 2
 
@@ -97,6 +98,7 @@ def test_linode_example_reports_the_idle_floor(plan_json: dict[str, Any]) -> Non
     assert any("cannot scale below 1 node" in note for note in linode["cost"]["notes"])
 
 
+@pytest.mark.usefixtures("lent_pack")  # the report, not the pack's process: the running pack (tests/support.py)
 def test_text_report_names_pools_cost_and_policies(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["plan", "gcp-dev", "--verbose"]) == cli.EXIT_OK  # --verbose lists every resource type
     report = capsys.readouterr().out

@@ -11,8 +11,8 @@ import yaml
 
 from components import versions
 from gpuplane import cli, stackfiles
-from gpuplane.plan import plan_stack
 from tests import upstream
+from tests.support import example_plan
 
 EXAMPLES = [stackfiles.stack_name(p) for p in stackfiles.discover()]
 # Pinned charts whose default values exist nowhere offline (neither third_party/upstream nor
@@ -73,7 +73,7 @@ def _objects(out: Path) -> list[dict[str, Any]]:
 
 def test_every_object_validates_against_upstream(rendered: tuple[str, Path]) -> None:
     stack, out = rendered
-    spec = plan_stack(stackfiles.load(stackfiles.resolve(stack))).spec
+    spec = example_plan(stack).spec
     assert spec is not None
     objects = _objects(out)
     assert objects, "a platform creates namespaces and queues"
@@ -83,7 +83,7 @@ def test_every_object_validates_against_upstream(rendered: tuple[str, Path]) -> 
 
 def test_one_file_per_object_and_no_secret_in_plain_text(rendered: tuple[str, Path]) -> None:
     stack, out = rendered
-    plan = plan_stack(stackfiles.load(stackfiles.resolve(stack)))
+    plan = example_plan(stack)
     objects = [r for r in plan.recording.resources if r.type.startswith("kubernetes:") and "helm.sh" not in r.type]
     assert len(list(out.glob("*.yaml"))) == len(objects)
     secrets = [r for r in plan.recording.resources if any(r.is_secret(k) for k in r.wire_inputs)]

@@ -227,6 +227,7 @@ def test_settings_refuse_a_named_context_that_is_not_there() -> None:
 # --- gpuplane plan on the example ----------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("lent_pack")  # the plan uses the process's running pack (tests/support.py)
 def test_plan_exits_2_when_kubeconfig_context_is_set_on_a_cloud_stack(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
