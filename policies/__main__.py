@@ -7,6 +7,7 @@ secret marking (pulumi/pulumi-policy#241, see ``_secrets.py``) and builds the ``
 prints its port and serves gRPC until the engine stops it.
 """
 
+import gc
 import importlib.util
 import sys
 from pathlib import Path
@@ -25,6 +26,8 @@ _SPEC.loader.exec_module(pack)
 importlib.import_module("gpuplane_policies._secrets").install()
 importlib.import_module("gpuplane_policies._convert_once").install()  # one protobuf conversion per message
 importlib.import_module("gpuplane_policies._lazy_props").install()  # one deserialisation per message, lazy proxies
+# Everything imported so far lives as long as the pack: keep it out of every later collection.
+gc.freeze()
 
 PolicyPack(
     name=pack.PACK_NAME,
