@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.engine import venvs
 from tests.engine.harness import PulumiCli, Result, has_distribution, loopback_only
 from tests.engine.stackfile import existing_stack_config, write_stack_file
 
@@ -167,3 +168,8 @@ def test_pulumi_install_reads_the_program_requirements(deploy_copy: Path, make_c
     result = cli.ok("install", "--no-plugins", timeout=900)
     # The host runs pip in the program directory (stacks/), so `-e ..` is the repository root.
     assert f"Obtaining file://{deploy_copy} (from -r requirements.txt" in result.stdout, result.describe()
+    # It ran `python -m venv` and `pip install --upgrade pip setuptools wheel` in the copy's .venv: the
+    # cached dependency venv under it (tests/engine/venvs.py) must come out untouched (pip leaves
+    # distributions "outside environment" alone), or every later test would run on a changed one.
+    deps = venvs.cached_venv_path(venvs.DEPLOY_DEPS, venvs.deploy_requirements(deploy_copy))
+    assert venvs.is_intact(deps), deps

@@ -47,6 +47,9 @@ from tests.engine.build import cache_root, file_lock
 
 #: Written last into a cached venv; without it the directory is a half-built venv and is rebuilt.
 MARKER = ".complete"
+#: Names of the two cached venvs (directory ``<name>-<key>``).
+DEPLOY_DEPS = "deploy-deps"
+POLICY_PACK = "policy-pack"
 #: The ``.pth`` a layered venv gets; its one line adds the cached dependency venv's site-packages.
 LAYER_PTH = "_gpuplane_engine_deps.pth"
 
@@ -116,7 +119,8 @@ def _listing(venv: Path) -> list[str]:
     return sorted(p.name for p in site_packages(venv).iterdir() if p.name != "__pycache__")
 
 
-def _valid(venv: Path) -> bool:
+def is_intact(venv: Path) -> bool:
+    """Whether ``venv`` is a complete cached venv whose site-packages still hold what its build left."""
     marker = venv / MARKER
     if not marker.is_file() or not (venv / "bin" / "python").exists():
         return False
@@ -134,6 +138,13 @@ def pip_install_requirements(venv: Path, requirements: Sequence[str]) -> None:
         _run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check", *requirements])
 
 
+def cached_venv_path(
+    name: str, requirements: Sequence[str], *, root: Path | None = None, identity: dict[str, str] | None = None
+) -> Path:
+    """Where the cached venv for ``requirements`` lives (built or not)."""
+    return (root or cache_root()) / "venvs" / f"{name}-{venv_key(requirements, identity)}"
+
+
 def cached_venv(
     name: str,
     requirements: Sequence[str],
@@ -146,12 +157,10 @@ def cached_venv(
 
     The lock is held while checking and building, so a second worker waits and then reuses the venv.
     """
-    base = (root or cache_root()) / "venvs"
-    key = venv_key(requirements, identity)
-    venv = base / f"{name}-{key}"
-    base.mkdir(parents=True, exist_ok=True)
-    with file_lock(base / f"{name}-{key}.lock"):
-        if _valid(venv):
+    venv = cached_venv_path(name, requirements, root=root, identity=identity)
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    with file_lock(venv.with_name(f"{venv.name}.lock")):
+        if is_intact(venv):
             return venv
         if venv.exists():  # half-built (no marker) or changed since: never reused
             shutil.rmtree(venv)
@@ -169,17 +178,21 @@ def cached_venv(
     return venv
 
 
+def deploy_requirements(repo: Path) -> list[str]:
+    return project_dependencies(repo / "pyproject.toml")
+
+
 def deploy_dependency_venv(repo: Path, **cache: Any) -> Path:
     """The deploy venv's dependencies (README: ``pip install -e .``) without the project, cached.
 
     ``cache``: :func:`cached_venv`'s keyword arguments (tests of the cache pass ``root`` and ``build``).
     """
-    return cached_venv("deploy-deps", project_dependencies(repo / "pyproject.toml"), **cache)
+    return cached_venv(DEPLOY_DEPS, deploy_requirements(repo), **cache)
 
 
 def policy_pack_venv(repo: Path, **cache: Any) -> Path:
     """The policy pack's venv (policies/README: ``pip install -r policies/requirements.txt``), cached."""
-    return cached_venv("policy-pack", requirement_lines((repo / "policies" / "requirements.txt").read_text()), **cache)
+    return cached_venv(POLICY_PACK, requirement_lines((repo / "policies" / "requirements.txt").read_text()), **cache)
 
 
 def layered_venv(venv: Path, dependencies: Path) -> Path:
