@@ -206,12 +206,6 @@ def test_stack_names_are_pulumi_names_or_one_clean_line(name: str) -> None:
     assert set(name) <= set(string.ascii_letters + string.digits + "_.-")
 
 
-@pytest.fixture(scope="module")
-def pack() -> Any:
-    with PolicyPackServer() as server:
-        yield server
-
-
 policy_levels = st.sampled_from(["advisory", "mandatory", "remediate", "disabled", "bogus", ""])
 
 
@@ -228,7 +222,7 @@ policy_levels = st.sampled_from(["advisory", "mandatory", "remediate", "disabled
     st.sampled_from(["", " ", "NaN", "Infinity", "[" * 100]),
 )
 def test_policy_configs_are_accepted_or_refused_with_a_config_error(
-    tmp_path_factory: pytest.TempPathFactory, pack: Any, document: Any, suffix: str
+    tmp_path_factory: pytest.TempPathFactory, pack: PolicyPackServer, document: Any, suffix: str
 ) -> None:
     path = tmp_path_factory.mktemp("policy") / "config.json"
     path.write_text(json.dumps(document) + suffix)

@@ -45,6 +45,7 @@ from components.versions import (
     PROMETHEUS_ADAPTER,
     PROMETHEUS_ADAPTER_IMAGE,
 )
+from gpuplane.analyzer import PolicyPackServer
 from gpuplane.recording import SECRET_SIG, SIG_KEY, RecordedResource, Recording
 from gpuplane.render import REDACTED, kubernetes_objects, write
 from tests.support import addon_scope, build_platform, capture_registered_outputs, record, spec_for
@@ -614,11 +615,9 @@ def test_observability_off_is_rejected() -> None:
 # --- policy pack ---------------------------------------------------------------------------------
 
 
-def test_the_policy_pack_finds_nothing_to_report_on_the_adapter(aws: Built) -> None:
+def test_the_policy_pack_finds_nothing_to_report_on_the_adapter(aws: Built, pack: PolicyPackServer) -> None:
     """Run through the real analyzer (gRPC): pinned version, no hook-skipping Chart, no plaintext key."""
-    from gpuplane.analyzer import analyze
-
-    assert [(v.policy, v.urn) for v in analyze(aws.rec, project="gpuplane", stack="test") if N in v.urn] == []
+    assert [(v.policy, v.urn) for v in pack.analyze(aws.rec, project="gpuplane", stack="test") if N in v.urn] == []
     # ... and it does look at this release: a floating version is reported on it.
     release = aws.release
     floating = copy.deepcopy(release)
@@ -626,5 +625,5 @@ def test_the_policy_pack_finds_nothing_to_report_on_the_adapter(aws: Built) -> N
     if "version" in floating.outputs:  # the pin is also judged on what the engine reports back (stack policy)
         floating.outputs["version"] = "4.x"
     broken = Recording(resources=[floating if r is release else r for r in aws.rec.resources], invokes=aws.rec.invokes)
-    found = {(v.policy, v.urn) for v in analyze(broken, project="gpuplane", stack="test") if N in v.urn}
+    found = {(v.policy, v.urn) for v in pack.analyze(broken, project="gpuplane", stack="test") if N in v.urn}
     assert found == {("platform-helm-version-pinned", release.urn)}

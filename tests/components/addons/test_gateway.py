@@ -42,7 +42,7 @@ from components.addons.gateway import (
 )
 from components.spec import RESERVED_NAMESPACES, PlatformSpec, SpecError, parse_spec
 from components.versions import AI_GATEWAY, AI_GATEWAY_CRDS, ENVOY_GATEWAY, VALKEY
-from gpuplane.analyzer import analyze
+from gpuplane.analyzer import PolicyPackServer
 from gpuplane.recording import RecordedResource, Recording
 from gpuplane.render import REDACTED, kubernetes_objects, redact, write
 from tests.support import addon_scope, build_platform, raw_spec, record, stand_in_monitoring
@@ -954,18 +954,18 @@ def test_alerts_pass_promtool_check_and_unit_tests(aws: Built, tmp_path: Path) -
 # --- the policy pack -------------------------------------------------------------------------------------
 
 
-def test_the_policy_pack_finds_nothing_wrong_with_the_gateway(aws: Built) -> None:
-    violations = analyze(aws.rec, project="gpuplane", stack="test")
+def test_the_policy_pack_finds_nothing_wrong_with_the_gateway(aws: Built, pack: PolicyPackServer) -> None:
+    violations = pack.analyze(aws.rec, project="gpuplane", stack="test")
     ours = [v for v in violations if "gp-gateway" in v.urn]
     assert ours == [], ours
 
 
-def test_the_policy_pack_catches_a_route_without_its_token_limit(aws: Built) -> None:
+def test_the_policy_pack_catches_a_route_without_its_token_limit(aws: Built, pack: PolicyPackServer) -> None:
     broken = Recording(
         resources=[r for r in aws.rec.resources if r.name != "gp-gateway-claude-token-limit"],
         invokes=aws.rec.invokes,
     )
-    violations = analyze(broken, project="gpuplane", stack="test")
+    violations = pack.analyze(broken, project="gpuplane", stack="test")
     assert [(v.policy, v.urn) for v in violations if "gp-gateway" in v.urn] == [
         ("platform-aigateway-route-rate-limited", aws.rec.named("gp-gateway-claude-route").urn)
     ]

@@ -32,7 +32,7 @@ from components.addons.openfga import (
 )
 from components.spec import PlatformSpec, parse_spec
 from components.versions import OPENFGA, OPENFGA_SYNC_PYTHON, POSTGRES
-from gpuplane.analyzer import analyze
+from gpuplane.analyzer import PolicyPackServer
 from gpuplane.recording import RecordedResource, Recording
 from gpuplane.render import kubernetes_objects, redact, write
 from tests.support import addon_scope, build_platform, raw_spec, record, stand_in_monitoring
@@ -592,13 +592,13 @@ def test_sync_refuses_to_run_without_the_key(server: tuple[FakeOpenFga, str], tm
 # --- the policy pack -------------------------------------------------------------------------------------
 
 
-def test_the_policy_pack_accepts_openfga_and_rejects_the_memory_engine(aws: Built) -> None:
-    assert [v for v in analyze(aws.rec, project="gpuplane", stack="test") if "gp-openfga" in v.urn] == []
+def test_the_policy_pack_accepts_openfga_and_rejects_the_memory_engine(aws: Built, pack: PolicyPackServer) -> None:
+    assert [v for v in pack.analyze(aws.rec, project="gpuplane", stack="test") if "gp-openfga" in v.urn] == []
     release = aws.rec.named("gp-openfga-release")
     memory = copy.deepcopy(release)
     memory.wire_inputs["values"]["datastore"]["engine"] = "memory"
     broken = Recording(resources=[memory if r is release else r for r in aws.rec.resources], invokes=aws.rec.invokes)
-    found = [(v.policy, v.urn) for v in analyze(broken, project="gpuplane", stack="test") if "gp-openfga" in v.urn]
+    found = [(v.policy, v.urn) for v in pack.analyze(broken, project="gpuplane", stack="test") if "gp-openfga" in v.urn]
     assert found == [("platform-openfga-durable-datastore", release.urn)]
 
 
