@@ -19,11 +19,11 @@ CHURN = {("", "Event"), ("events.k8s.io", "Event"), ("coordination.k8s.io", "Lea
 Key = tuple[str, str, str, str]
 
 
-class _Requester(Protocol):
+class Requester(Protocol):
     def request(self, method: str, path: str) -> dict[str, Any]: ...
 
 
-def _get(client: _Requester, path: str, attempts: int = 30) -> dict[str, Any]:
+def _get(client: Requester, path: str, attempts: int = 30) -> dict[str, Any]:
     """GET, retrying while the server answers 429/503 (a CRD installed a moment ago: "storage is (re)initializing")."""
     for attempt in range(attempts):
         try:
@@ -35,7 +35,7 @@ def _get(client: _Requester, path: str, attempts: int = 30) -> dict[str, Any]:
     raise AssertionError("unreachable")
 
 
-def _group_versions(client: _Requester) -> list[tuple[str, str]]:
+def _group_versions(client: Requester) -> list[tuple[str, str]]:
     """(group, path prefix) for the core group and each group's preferred version."""
     found = [("", "/api/v1")]
     for group in _get(client, "/apis").get("groups", []):
@@ -43,7 +43,7 @@ def _group_versions(client: _Requester) -> list[tuple[str, str]]:
     return found
 
 
-def inventory(client: _Requester) -> set[Key]:
+def inventory(client: Requester) -> set[Key]:
     objects: set[Key] = set()
     for group, prefix in _group_versions(client):
         for res in _get(client, prefix).get("resources", []):

@@ -32,10 +32,10 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.controlplane.client import ApiError, KubeClient
+from tests.controlplane.client import ApiError
 from tests.controlplane.cluster import ControlPlane
 from tests.engine.harness import PulumiCli, Result
-from tests.engine.inventory import Key, describe, inventory
+from tests.engine.inventory import Key, Requester, describe, inventory
 from tests.engine.stackfile import NO_KUEUE, existing_stack_config, write_stack_file
 from tests.engine.test_deploy_path import replaced
 
@@ -114,7 +114,7 @@ GPU_OPERATOR_RELEASE = "sh.helm.release.v1.gpu-operator.v1"
 DELETED_FIRST = ("gpuplane-workloads-jobset-release deleted", "gpuplane-workloads-lws-release deleted")
 
 
-def helm_release_record(client: KubeClient, namespace: str, secret: str) -> dict[str, Any] | None:
+def helm_release_record(client: Requester, namespace: str, secret: str) -> dict[str, Any] | None:
     """Helm's stored release (Secret driver: ``data.release`` = base64(gzip(JSON))), or None once deleted."""
     try:
         obj = client.request("GET", f"/api/v1/namespaces/{namespace}/secrets/{secret}")
@@ -128,7 +128,7 @@ def helm_release_record(client: KubeClient, namespace: str, secret: str) -> dict
     return json.loads(raw)
 
 
-def waiting_hook_jobs(client: KubeClient, record: dict[str, Any] | None) -> set[str]:
+def waiting_hook_jobs(client: Requester, record: dict[str, Any] | None) -> set[str]:
     """Jobs Helm is waiting on in a pre-delete hook, by its own record and the Jobs' state.
 
     Helm (v3.18.6 pkg/action/uninstall.go + hooks.go ``execHook``) stores the release as ``uninstalling``
@@ -155,7 +155,7 @@ def waiting_hook_jobs(client: KubeClient, record: dict[str, Any] | None) -> set[
     return waiting
 
 
-def destroy_until_blocked_on_hook(cli: PulumiCli, client: KubeClient, *, logs: Path) -> tuple[Result, set[str]]:
+def destroy_until_blocked_on_hook(cli: PulumiCli, client: Requester, *, logs: Path) -> tuple[Result, set[str]]:
     """Run ``pulumi destroy`` until it ends or is blocked on the GPU operator's pre-delete hook; then stop it.
 
     Returns destroy's result and the hook Jobs it was blocked on (empty if it ended by itself). Blocked
