@@ -66,7 +66,8 @@ def describe(obj: Mapping[str, Any]) -> str:
 
 
 class KubeClient:
-    """One connection per request (the socket proxy is cheap); thread-compatible, not thread-safe."""
+    """One connection per request (the socket proxy is cheap), so requests may run on several threads at once;
+    the discovery cache is a plain dict (fill it before sharing the client, as ``manifests.apply_all`` does)."""
 
     def __init__(self, unix_path: Path, ca: Path, cert: Path, key: Path, timeout: float = 60.0) -> None:
         self.unix_path = str(unix_path)

@@ -19,6 +19,12 @@ Design (docs/decisions/control-plane.md):
   (server ``https://127.0.0.1:6443``, admin client certificate).
 - Every process has a parent-death signal and its own logs under ``workdir/logs``; ``stop()`` sends SIGTERM,
   then SIGKILL to the supervisor's process group after a timeout. ``logs_tail()`` is what a failing test prints.
+  The signal is set by a launcher that then execs the program (``supervisor.die_with_parent``), never by a
+  ``preexec_fn``: pytest workers have imported gRPC, whose fork handlers abort a child that runs Python
+  between fork() and exec (SIGABRT, grpc/grpc#43157).
+- ``etcd_seed``: an etcd data directory copied in before start (a stopped control plane's, e.g. with a
+  stack's CRDs already Established, see ``plugin.stack_control_plane``), so the ~15 CPU-seconds the API
+  server spends storing 57 large CRDs are paid once per set of CRDs, not once per control plane.
 - Fixed ports are safe: each control plane has its own namespace, so two pytest workers never collide.
 
 Gotchas: ``--advertise-address`` must be given (there is no default route to derive it from) and the
@@ -31,9 +37,9 @@ creates: without it every pod create fails.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -44,6 +50,7 @@ from typing import Any
 from tests.controlplane.build import KUBERNETES_VERSION, ensure_binaries
 from tests.controlplane.client import ApiError, KubeClient
 from tests.controlplane.pki import KeyPair, Pki
+from tests.controlplane.supervisor import POLL_SECONDS, die_with_parent
 
 APISERVER_PORT = 6443
 ETCD_PORT = 2379
@@ -73,13 +80,7 @@ CONTROLLERS = (
 """Controllers that matter without nodes: namespace deletion, default ServiceAccounts (pods need them),
 garbage collection of owned objects, aggregated ClusterRoles, and the type-checking of admission policies."""
 
-PR_SET_PDEATHSIG = 1
 HERE = Path(__file__).resolve().parent
-
-
-def _die_with_parent() -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 class ControlPlaneError(RuntimeError):
@@ -100,10 +101,18 @@ def _kubeconfig(path: Path, server: str, ca: Path, user: KeyPair) -> Path:
 
 
 class ControlPlane:
-    def __init__(self, workdir: Path, *, controller_manager: bool = True, start_timeout: float = 180.0) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        controller_manager: bool = True,
+        start_timeout: float = 180.0,
+        etcd_seed: Path | None = None,
+    ) -> None:
         self.workdir = workdir
         self.logs = workdir / "logs"
         self.controller_manager = controller_manager
+        self.etcd_seed = etcd_seed
         self.start_timeout = start_timeout
         self.version = KUBERNETES_VERSION
         self.supervisor: subprocess.Popen[bytes] | None = None
@@ -130,6 +139,8 @@ class ControlPlane:
         kcm_kubeconfig = _kubeconfig(self.workdir / "kcm.kubeconfig", server, pki.ca.cert, kcm)
         self.socket = self.workdir / "apiserver.sock"
         etcd_dir = self.workdir / "etcd"
+        if self.etcd_seed is not None:
+            shutil.copytree(self.etcd_seed, etcd_dir)
         processes: list[dict[str, Any]] = [
             {
                 "name": "etcd",
@@ -207,9 +218,8 @@ class ControlPlane:
         supervisor_log = open(self.logs / "supervisor.log", "ab")  # noqa: SIM115
         try:
             self.supervisor = subprocess.Popen(
-                ["unshare", "-n", "--", sys.executable, str(HERE / "supervisor.py"), str(config_path)],
-                stdout=supervisor_log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent, start_new_session=True,  # noqa: PLW1509 - no threads yet at exec
+                die_with_parent(["unshare", "-n", "--", sys.executable, str(HERE / "supervisor.py"), str(config_path)]),
+                stdout=supervisor_log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
             )  # fmt: skip
         except FileNotFoundError as exc:
             raise ControlPlaneError("`unshare` is not on PATH; .ci/run installs util-linux") from exc
@@ -238,7 +248,7 @@ class ControlPlane:
                         return
                 except (OSError, ApiError) as exc:
                     last = repr(exc)
-            time.sleep(0.25)
+            time.sleep(POLL_SECONDS)
         raise ControlPlaneError(f"the API server was not ready in {self.start_timeout}s: {last}\n{self.logs_tail()}")
 
     def _bootstrapped(self) -> bool:
@@ -290,8 +300,8 @@ class ControlPlane:
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115
         try:
             proc = subprocess.Popen(
-                self.in_netns(argv), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent, start_new_session=True, env=env, cwd=cwd,  # noqa: PLW1509
+                die_with_parent(self.in_netns(argv)), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True, env=env, cwd=cwd,
             )  # fmt: skip
         finally:
             log.close()

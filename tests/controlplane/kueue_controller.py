@@ -155,22 +155,33 @@ def start_kueue(cp: ControlPlane, values: dict[str, Any], timeout: float = 120.0
 
 
 def _wait_healthy(cp: ControlPlane, proc: subprocess.Popen[bytes], timeout: float) -> None:
+    """Kueue's ``/readyz`` (inside the namespace) answers 200. One probe process inside the namespace looks
+    every 50 ms (a probe process per look, once a second, cost up to a second per start)."""
     probe = (
-        "import urllib.request, sys\n"
-        "try:\n"
-        f"    print(urllib.request.urlopen('http://127.0.0.1:{HEALTH_PORT}/readyz', timeout=2).status)\n"
-        "except Exception as e:\n"
-        "    print(e)\n"
+        "import sys, time, urllib.request\n"
+        "deadline, last = time.monotonic() + float(sys.argv[1]), ''\n"
+        "while time.monotonic() < deadline:\n"
+        "    try:\n"
+        f"        last = str(urllib.request.urlopen('http://127.0.0.1:{HEALTH_PORT}/readyz', timeout=2).status)\n"
+        "    except Exception as e:\n"
+        "        last = repr(e)\n"
+        "    if last == '200':\n"
+        "        break\n"
+        "    time.sleep(0.05)\n"
+        "print(last)\n"
     )
-    deadline = time.monotonic() + timeout
-    last = ""
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"kueue exited with {proc.returncode}\n{cp.logs_tail(80)}")
-        last = subprocess.run(
-            cp.in_netns(["python3", "-c", probe]), capture_output=True, text=True, check=False
-        ).stdout.strip()
-        if last == "200":
-            return
-        time.sleep(1)
-    raise RuntimeError(f"kueue not ready in {timeout}s ({last})\n{cp.logs_tail(80)}")
+    waiter = subprocess.Popen(
+        cp.in_netns(["python3", "-c", probe, str(timeout)]), stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True
+    )
+    try:
+        while waiter.poll() is None:
+            if proc.poll() is not None:
+                raise RuntimeError(f"kueue exited with {proc.returncode}\n{cp.logs_tail(80)}")
+            time.sleep(0.05)
+    finally:
+        if waiter.poll() is None:
+            waiter.kill()
+        out, _ = waiter.communicate()
+    last = out.strip()
+    if last != "200":
+        raise RuntimeError(f"kueue not ready in {timeout}s ({last})\n{cp.logs_tail(80)}")

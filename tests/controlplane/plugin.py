@@ -7,6 +7,14 @@ Fixtures:
 - ``kube`` (function): ``control_plane.client`` — a :class:`tests.controlplane.client.KubeClient`.
 - ``make_control_plane`` (session): a factory for a private control plane (``make_control_plane("kueue")``),
   for tests that install webhooks or controllers the shared one must not see. Stopped at session end.
+- ``make_stack_control_plane`` (session): ``make_stack_control_plane(name, crds)`` is a private control plane
+  that already serves exactly ``crds``, Established. The first request for a set of CRDs in a pytest run
+  applies them (server-side apply, strict validation, every refusal an assertion error) to a template control
+  plane without a controller manager, waits until they are Established and stops it; every control plane
+  for the same set (same content, :func:`tests.controlplane.manifests.crd_set_key`) then starts from a copy
+  of that etcd data. Storing and establishing a stack's 57 CRDs costs the API server 15-20 CPU-seconds each
+  time; a seeded start costs ~2 more than an empty one. Workers of one xdist run share the templates (a file
+  lock in the run's temporary root); nothing outlives the run, so every run proves the CRDs are accepted.
 
 A failing test that used any of them gets a "control plane logs" section with the tail of every log (etcd,
 kube-apiserver, kube-controller-manager, and whatever ran via ``popen_in_netns``); the full logs stay under
@@ -18,10 +26,16 @@ Other test packages reuse these fixtures by name; e.g. ``tests/engine`` runs the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterator
+import fcntl
+import os
+import shutil
+from collections.abc import Callable, Generator, Iterator, Sequence
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.controlplane import manifests
 from tests.controlplane.client import KubeClient
 from tests.controlplane.cluster import ControlPlane
 
@@ -32,8 +46,8 @@ _RUNNING: list[ControlPlane] = []
 def make_control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., ControlPlane]]:
     started: list[ControlPlane] = []
 
-    def make(name: str = "cp", **kwargs: bool | float) -> ControlPlane:
-        cp = ControlPlane(tmp_path_factory.mktemp(f"controlplane-{name}"), **kwargs)  # type: ignore[arg-type]
+    def make(name: str = "cp", **kwargs: Any) -> ControlPlane:
+        cp = ControlPlane(tmp_path_factory.mktemp(f"controlplane-{name}"), **kwargs)
         started.append(cp)
         _RUNNING.append(cp)
         return cp.start()
@@ -52,6 +66,45 @@ def control_plane(make_control_plane: Callable[..., ControlPlane]) -> ControlPla
 @pytest.fixture
 def kube(control_plane: ControlPlane) -> KubeClient:
     return control_plane.client
+
+
+@pytest.fixture(scope="session")
+def make_stack_control_plane(
+    make_control_plane: Callable[..., ControlPlane], tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[str, Sequence[dict[str, Any]]], ControlPlane]:
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the run's root, shared by its workers (each has its own basetemp below it)
+    seeds = root / "controlplane-crd-seeds"
+
+    def make(name: str, crds: Sequence[dict[str, Any]]) -> ControlPlane:
+        cp = make_control_plane(name, etcd_seed=_crd_seed(seeds, crds, make_control_plane))
+        manifests.wait_established(cp.client, crds)
+        return cp
+
+    return make
+
+
+def _crd_seed(seeds: Path, crds: Sequence[dict[str, Any]], make_control_plane: Callable[..., ControlPlane]) -> Path:
+    """The etcd data of a stopped control plane that served exactly ``crds`` (made on first use)."""
+    key = manifests.crd_set_key(crds)
+    seed = seeds / key
+    seeds.mkdir(parents=True, exist_ok=True)
+    with open(seeds / f"{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another worker may be making it; wait, then use it
+        if not seed.is_dir():
+            template = make_control_plane(f"crds-{key}", controller_manager=False)
+            try:
+                failures = manifests.apply_all(template.client, crds)
+                assert not failures, "CRDs refused by the API server:\n" + "\n".join(failures)
+                manifests.wait_established(template.client, crds)
+            finally:
+                template.stop()
+            partial = seeds / f"{key}.partial"
+            shutil.rmtree(partial, ignore_errors=True)
+            shutil.move(template.workdir / "etcd", partial)
+            partial.rename(seed)  # complete or absent, never half there
+    return seed
 
 
 @pytest.hookimpl(wrapper=True)

@@ -10,7 +10,8 @@ What it does:
 2. Starts each process of CONFIG in order, stdout+stderr to its log file, each with a parent-death signal
    (SIGKILL) so none outlives this supervisor; waits for a process's ``wait_tcp`` port before the next, and
    for a ``wait_url`` to answer 200 before starting a process (the controller manager exits if it starts
-   before the API server has bootstrapped its RBAC roles).
+   before the API server has bootstrapped its RBAC roles). The signal comes from :data:`LAUNCHER`, not a
+   ``preexec_fn`` (see there).
 3. Forwards a Unix socket (``forward.unix`` → ``127.0.0.1:forward.port``): Unix sockets bound to a path live
    in the file system, not the network namespace, so the test process (outside) reaches the API server over
    it without any network interface — TLS runs end to end through the socket.
@@ -21,7 +22,6 @@ What it does:
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import os
 import signal
@@ -36,16 +36,33 @@ from pathlib import Path
 from typing import Any
 
 PR_SET_PDEATHSIG = 1
+POLL_SECONDS = 0.05
+"""How often a start-up wait looks again (a local port or URL: each look costs well under a millisecond)."""
+
+LAUNCHER = (
+    "import ctypes, os, sys\n"
+    f"if ctypes.CDLL(None, use_errno=True).prctl({PR_SET_PDEATHSIG}, {int(signal.SIGKILL)}, 0, 0, 0) != 0:\n"
+    "    os._exit(127)\n"
+    "if os.getppid() != int(sys.argv[1]):\n"
+    "    os._exit(1)\n"
+    "os.execvp(sys.argv[2], sys.argv[2:])\n"
+)
+"""Run as ``python -I -S -c LAUNCHER <parent pid> <argv...>``: ask for SIGKILL when the thread that started
+it dies (``PR_SET_PDEATHSIG``, kept across exec), exit at once if that parent is already gone (the
+fork/prctl race), then become ``argv`` (same pid, found on PATH).
+
+Why not ``subprocess.Popen(preexec_fn=...)``: a ``preexec_fn`` makes ``subprocess`` fork() instead of vfork
+and run Python in the child; in a process that has imported gRPC (every pytest worker: the policy pack
+client), gRPC's fork handlers then restart its poller after ``close_fds`` closed the epoll fd and the child
+aborts before exec (SIGABRT, grpc/grpc#43157; gpuplane/analyzer.py launches the policy pack the same way for
+the same reason). Running Python between fork and exec in a process with threads (this supervisor's socket
+forwarder) is unsafe besides. ``-I -S``: no site, no environment, no current directory on ``sys.path``, so
+the launcher costs ~20 ms and cannot import anything from the test tree."""
 
 
-def _pdeathsig(sig: int) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
-
-
-def _child_setup() -> None:
-    _pdeathsig(signal.SIGKILL)
+def die_with_parent(argv: list[str]) -> list[str]:
+    """``argv`` wrapped in :data:`LAUNCHER`: the process gets SIGKILL when the calling thread dies."""
+    return [sys.executable, "-I", "-S", "-c", LAUNCHER, str(os.getpid()), *argv]
 
 
 def _pump(src: socket.socket, dst: socket.socket) -> None:
@@ -92,7 +109,7 @@ def _wait_tcp(port: int, proc: subprocess.Popen[bytes], timeout: float) -> bool:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
             return True
         except OSError:
-            time.sleep(0.1)
+            time.sleep(POLL_SECONDS)
     return False
 
 
@@ -107,7 +124,7 @@ def _wait_url(url: str, cafile: str | None, timeout: float) -> bool:
                     return True
         except OSError:
             pass
-        time.sleep(0.2)
+        time.sleep(POLL_SECONDS)
     return False
 
 
@@ -137,8 +154,7 @@ def main(config_path: str) -> int:
             break
         log = open(spec["log"], "ab")  # noqa: SIM115 - closed when the process ends (kept by the child)
         proc = subprocess.Popen(
-            spec["argv"], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            preexec_fn=_child_setup,  # noqa: PLW1509 - the forwarder thread holds no lock fork cares about
+            die_with_parent(spec["argv"]), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env=spec.get("env") or None, cwd=spec.get("cwd"),
         )  # fmt: skip
         log.close()

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tests.controlplane import cluster, supervisor
 from tests.controlplane.build import ETCD_VERSION, KUBERNETES_VERSION, ensure_binaries
 from tests.controlplane.client import ApiError, KubeClient
 from tests.controlplane.cluster import ControlPlane
@@ -162,6 +165,64 @@ def test_stop_leaves_no_process_behind(make_control_plane: Callable[..., Control
         assert not _alive(pid), f"process {pid} survived stop()"
     assert json.loads((cp.workdir / "status.json").read_text())["state"] == "stopped"
     assert (cp.logs / "kube-apiserver.log").stat().st_size > 0  # logs are kept after stop
+
+
+class _Launched(Exception):
+    pass
+
+
+def test_processes_are_launched_without_a_preexec_fn(
+    control_plane: ControlPlane, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ``preexec_fn`` makes subprocess fork() in a pytest worker, which has imported gRPC; gRPC's fork
+    handlers can then abort the child before exec (SIGABRT, grpc/grpc#43157). The parent-death signal comes
+    from the launcher instead, for the supervisor and for every process started in the namespace."""
+    seen: list[tuple[list[str], dict[str, object]]] = []
+    real_popen = subprocess.Popen
+
+    def spy(argv: list[str], **kwargs: object) -> subprocess.Popen[bytes]:
+        seen.append((list(argv), kwargs))
+        if "unshare" in argv and "-n" in argv:
+            raise _Launched  # the supervisor: what it was given is all this test needs
+        return real_popen(argv, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(cluster.subprocess, "Popen", spy)
+    with pytest.raises(_Launched):
+        ControlPlane(tmp_path / "cp", controller_manager=False).start()
+    sleeper = control_plane.popen_in_netns(["sleep", "30"], name="launch-probe")
+    control_plane.stop_process(sleeper)
+
+    assert all(kwargs.get("preexec_fn") is None for _, kwargs in seen)  # also openssl, go version, ...
+    started = [argv for argv, kwargs in seen if kwargs.get("start_new_session")]
+    assert len(started) == 2
+    for argv in started:
+        assert argv[:6] == [sys.executable, "-I", "-S", "-c", supervisor.LAUNCHER, str(os.getpid())]
+    assert started[0][6:9] == ["unshare", "-n", "--"]
+    assert started[1][6:] == control_plane.in_netns(["sleep", "30"])
+
+
+def test_a_launched_process_dies_with_the_thread_that_started_it() -> None:
+    parent = subprocess.Popen(
+        [
+            sys.executable, "-c",
+            "import subprocess, sys, time\n"
+            "from tests.controlplane.supervisor import die_with_parent\n"
+            "print(subprocess.Popen(die_with_parent(['sleep', '60'])).pid, flush=True)\n"
+            "time.sleep(60)\n",
+        ],
+        stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2],
+    )  # fmt: skip
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    assert _alive(child)
+
+    parent.kill()
+    parent.wait()
+
+    deadline = time.monotonic() + 10
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child), f"sleep {child} outlived the process that launched it"
 
 
 def _descendants(pid: int) -> list[int]:

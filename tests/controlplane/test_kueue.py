@@ -1,6 +1,7 @@
 """Tier 2: the real Kueue controller (v0.19.2, built from source) admits GPU work the way the spec says.
 
-Set-up per stack: a private control plane; the stack's chart CRDs; its namespaces; Kueue started with the
+Set-up per stack: a private control plane already serving the stack's chart CRDs (``make_stack_control_plane``);
+its namespaces; Kueue started with the
 platform's own manager configuration (see kueue_controller.py for the three test-only changes) and its
 webhooks at a loopback URL; then every other object ``gpuplane render`` writes, through those webhooks; fake
 GPU Nodes per pool (``nvidia.com/gpu`` capacity, the pool's labels and taints). No kubelet or scheduler:
@@ -50,13 +51,16 @@ class KueueCluster:
         self.cp.stop()
 
 
+MakeStackControlPlane = Callable[[str, list[dict[str, Any]]], ControlPlane]
+
+
 @pytest.fixture(scope="module")
-def kueue_clusters(make_control_plane: Callable[..., ControlPlane]) -> Iterator[Callable[[str], KueueCluster]]:
+def kueue_clusters(make_stack_control_plane: MakeStackControlPlane) -> Iterator[Callable[[str], KueueCluster]]:
     started: dict[str, KueueCluster] = {}
 
     def get(stack: str) -> KueueCluster:
         if stack not in started:
-            started[stack] = _start(stack, make_control_plane)
+            started[stack] = _start(stack, make_stack_control_plane)
         return started[stack]
 
     yield get
@@ -64,13 +68,11 @@ def kueue_clusters(make_control_plane: Callable[..., ControlPlane]) -> Iterator[
         cluster.stop()
 
 
-def _start(stack: str, make_control_plane: Callable[..., ControlPlane]) -> KueueCluster:
+def _start(stack: str, make_stack_control_plane: MakeStackControlPlane) -> KueueCluster:
     manifest = manifests.load_stack(stack)
     objects = manifest.direct
-    cp = make_control_plane(f"kueue-{stack}")
+    cp = make_stack_control_plane(f"kueue-{stack}", manifest.crds)  # fails naming every refused CRD
     kube = cp.client
-    assert not manifests.apply_all(kube, manifest.crds)
-    manifests.wait_established(kube, manifest.crds)
     namespaces = [o for o in objects if o["kind"] == "Namespace"]
     assert not manifests.apply_all(kube, namespaces)
     kueue = start_kueue(cp, manifest.values["kueue"])
