@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from components.spec import PlatformSpec, parse_spec
-from gpuplane.recording import Recording, run_program
+from gpuplane.recording import RecordedResource, Recording, run_program
 
 if TYPE_CHECKING:
     from gpuplane.analyzer import PolicyPackServer
@@ -169,17 +169,26 @@ def fresh_python(code: str) -> str:
 # Planning an example stack costs 0.3-1.5 s and starting the pack ~0.3 s of CPU (0.8 s wall with its stop);
 # many tests need the same plan or a pack that is already running. Each pytest worker keeps one of each.
 
+ROOT = Path(__file__).resolve().parents[1]
 _EXAMPLE_PLANS: dict[str, StackPlan] = {}
+
+
+def _plan_stack(stack_file: Any) -> StackPlan:
+    """The real ``gpuplane.plan.plan_stack``, even while :func:`replay_example_plans` stands in for it."""
+    import gpuplane.plan
+
+    real: Callable[[Any], StackPlan] = getattr(gpuplane.plan.plan_stack, "replaces", gpuplane.plan.plan_stack)
+    return real(stack_file)
 
 
 def example_plan(name: str) -> StackPlan:
     """``gpuplane.plan.plan_stack`` of the bundled example stack ``name`` (no policies), planned once per
     process: every caller gets its own deep copy (~10 ms), so a test may change what it gets."""
     from gpuplane import stackfiles
-    from gpuplane.plan import plan_stack
 
+    assert stackfiles.project().root == ROOT, "example plans are of this repository's project (URNs name it)"
     if name not in _EXAMPLE_PLANS:
-        plan = plan_stack(stackfiles.load(stackfiles.resolve(name)))
+        plan = _plan_stack(stackfiles.load(ROOT / "stacks" / f"Pulumi.{name}.yaml"))
         assert plan.errors == [], plan.errors
         _EXAMPLE_PLANS[name] = plan
     return copy.deepcopy(_EXAMPLE_PLANS[name])
@@ -268,3 +277,40 @@ def lent_pack(monkeypatch: pytest.MonkeyPatch, pack: PolicyPackServer) -> Lendin
     """:func:`lend_pack` with the process's ``pack``: ``pytestmark = pytest.mark.usefixtures("lent_pack")``
     in a module whose ``cli.main(["plan", ...])`` calls are about the report and the exit code."""
     return lend_pack(monkeypatch, pack)
+
+
+def replay_example_plans(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Make ``gpuplane.plan.plan_stack`` (what ``gpuplane plan`` and ``gpuplane render`` call) hand back
+    :func:`example_plan` for a bundled example stack file, unchanged (path and loaded content) and at its
+    place, instead of running its program again; ``on_register`` (the pack's stream) sees every recorded resource in registration
+    order, as it would live. Any other stack file is planned for real. Returns the stacks replayed."""
+    import gpuplane.plan
+    from gpuplane import stackfiles
+
+    real = gpuplane.plan.plan_stack
+    replayed: list[str] = []
+
+    def plan_stack(
+        stack_file: stackfiles.StackFile, on_register: Callable[[RecordedResource], None] | None = None
+    ) -> StackPlan:
+        example = ROOT / "stacks" / f"Pulumi.{stack_file.name}.yaml"
+        if stackfiles.project().root != ROOT or stack_file.path.resolve() != example.resolve():
+            return real(stack_file, on_register)
+        if stack_file != stackfiles.load(example):  # the file at the example's place, but changed in memory
+            return real(stack_file, on_register)
+        plan = example_plan(stack_file.name)
+        if on_register is not None:
+            for resource in plan.recording.resources:
+                on_register(resource)
+        replayed.append(stack_file.name)
+        return plan
+
+    plan_stack.replaces = real  # pyright: ignore[reportFunctionMemberAccess]
+    monkeypatch.setattr(gpuplane.plan, "plan_stack", plan_stack)
+    return replayed
+
+
+@pytest.fixture
+def replayed_examples(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """:func:`replay_example_plans`, for tests about what ``gpuplane plan``/``render`` make of a plan."""
+    return replay_example_plans(monkeypatch)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 import yaml
 
 from gpuplane import charts, cli, manifest_diff
 from tests.charts.conftest import rendered_stack
 
 
+@pytest.mark.usefixtures("replayed_examples")  # the example's plan is made once per process (tests/support.py)
 def test_render_with_charts_writes_every_release_beside_the_direct_objects(tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert cli.main(["render", "linode-dev", "--out", str(out), "--charts"]) == cli.EXIT_OK
@@ -27,6 +29,7 @@ def test_render_with_charts_writes_every_release_beside_the_direct_objects(tmp_p
     assert cli.main(["render", "linode-dev", "--out", str(out), "--charts"]) == cli.EXIT_OK
 
 
+@pytest.mark.usefixtures("replayed_examples")
 def test_render_without_charts_writes_no_charts_folder(tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert cli.main(["render", "linode-dev", "--out", str(out)]) == cli.EXIT_OK

@@ -18,7 +18,9 @@ from gpuplane.plan import plan_stack
 
 STACKS = Path(__file__).resolve().parents[2] / "stacks"
 
-pytestmark = pytest.mark.usefixtures("lent_pack")  # cli.main plans use the process's running pack (tests/support.py)
+# cli.main plans use the process's running pack, and an unchanged example stack's plan made once per process
+# (tests/support.py): what is tested here is what the CLI makes of input and plan, not the program or the pack.
+pytestmark = pytest.mark.usefixtures("lent_pack", "replayed_examples")
 AWS = (STACKS / "Pulumi.aws-dev.yaml").read_text()
 GCP = (STACKS / "Pulumi.gcp-dev.yaml").read_text()
 CANARY = "sk-CANARY-7c1e5d"

@@ -100,7 +100,9 @@ def test_an_unreadable_file_has_no_placeholders_and_no_traceback(tmp_path: Path)
     assert placeholders.find(path) == []
 
 
-@pytest.mark.usefixtures("lent_pack")  # the report, not the process: in-process with the running pack
+@pytest.mark.usefixtures(
+    "lent_pack", "replayed_examples"
+)  # the report: running pack, plan made once (tests/support.py)
 def test_plan_reports_placeholders_in_text_and_json_with_the_exit_code_unchanged(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -8,6 +8,9 @@ import pytest
 
 from gpuplane import cli, render
 
+# What render does with a plan, not the program: the example's plan is made once per process (tests/support.py).
+pytestmark = pytest.mark.usefixtures("replayed_examples")
+
 
 def test_refuses_a_directory_it_did_not_write(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "notes.txt").write_text("mine")

@@ -98,7 +98,9 @@ def test_linode_example_reports_the_idle_floor(plan_json: dict[str, Any]) -> Non
     assert any("cannot scale below 1 node" in note for note in linode["cost"]["notes"])
 
 
-@pytest.mark.usefixtures("lent_pack")  # the report, not the pack's process: the running pack (tests/support.py)
+@pytest.mark.usefixtures(
+    "lent_pack", "replayed_examples"
+)  # the report: running pack, plan made once (tests/support.py)
 def test_text_report_names_pools_cost_and_policies(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["plan", "gcp-dev", "--verbose"]) == cli.EXIT_OK  # --verbose lists every resource type
     report = capsys.readouterr().out

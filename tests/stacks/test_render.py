@@ -12,7 +12,7 @@ import yaml
 from components import versions
 from gpuplane import cli, stackfiles
 from tests import upstream
-from tests.support import example_plan
+from tests.support import example_plan, replay_example_plans
 
 EXAMPLES = [stackfiles.stack_name(p) for p in stackfiles.discover()]
 # Pinned charts whose default values exist nowhere offline (neither third_party/upstream nor
@@ -58,7 +58,9 @@ CHECKED_ELSEWHERE = {
 def rendered(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
     stack = str(request.param)
     out = tmp_path_factory.mktemp(stack)
-    assert cli.main(["render", stack, "--out", str(out)]) == cli.EXIT_OK
+    with pytest.MonkeyPatch.context() as patch:  # the plan the other tests here check, made once per process
+        replay_example_plans(patch)
+        assert cli.main(["render", stack, "--out", str(out)]) == cli.EXIT_OK
     return stack, out
 
 
