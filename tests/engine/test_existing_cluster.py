@@ -106,12 +106,14 @@ def wait_until_gone(control_plane: ControlPlane, before: set[Key], allowed: set[
         left = inventory(control_plane.client) - before - allowed
         if not left or time.monotonic() > deadline:
             return left
-        time.sleep(2)
+        time.sleep(0.5)
 
 
 GPU_OPERATOR_RELEASE = "sh.helm.release.v1.gpu-operator.v1"
 #: Both must be in destroy's output before it counts as blocked on the hook (they are not behind it).
 DELETED_FIRST = ("gpuplane-workloads-jobset-release deleted", "gpuplane-workloads-lws-release deleted")
+#: Upper bound for destroy to reach the hook (it takes seconds); reaching it is a failure.
+DESTROY_CEILING_S = 300
 
 
 def helm_release_record(client: Requester, namespace: str, secret: str) -> dict[str, Any] | None:
@@ -180,10 +182,6 @@ def destroy_until_blocked_on_hook(cli: PulumiCli, client: Requester, *, logs: Pa
         return running.stop(), set()
     finally:
         running.stop()  # never left running (an API error above)
-
-
-#: Upper bound for destroy to reach the hook (it takes seconds); reaching it is a failure.
-DESTROY_CEILING_S = 300
 
 
 def set_stack_keys(repo: Path, values: dict[str, Any]) -> None:
