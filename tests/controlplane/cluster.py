@@ -108,11 +108,13 @@ class ControlPlane:
         controller_manager: bool = True,
         start_timeout: float = 180.0,
         etcd_seed: Path | None = None,
+        await_service_account: bool = True,
     ) -> None:
         self.workdir = workdir
         self.logs = workdir / "logs"
         self.controller_manager = controller_manager
         self.etcd_seed = etcd_seed
+        self.await_service_account = await_service_account
         self.start_timeout = start_timeout
         self.version = KUBERNETES_VERSION
         self.supervisor: subprocess.Popen[bytes] | None = None
@@ -252,10 +254,12 @@ class ControlPlane:
         raise ControlPlaneError(f"the API server was not ready in {self.start_timeout}s: {last}\n{self.logs_tail()}")
 
     def _bootstrapped(self) -> bool:
-        """Ready means: default namespace exists and, with a controller manager, its ServiceAccount too."""
+        """Ready means: default namespace exists and, with a controller manager, its ServiceAccount too (unless
+        ``await_service_account`` is off: with 57 CRDs stored the controller manager takes ~2 s more to make
+        it, and callers that need a namespace's ServiceAccount wait for it themselves)."""
         try:
             self.client.get("v1", "Namespace", "default")
-            if self.controller_manager:
+            if self.controller_manager and self.await_service_account:
                 self.client.get("v1", "ServiceAccount", "default", "default")
         except ApiError:
             return False

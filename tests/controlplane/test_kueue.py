@@ -211,13 +211,7 @@ def submit(lab: KueueCluster, jobs: list[dict[str, Any]], job: dict[str, Any]) -
     return lab.kube.create(job)
 
 
-# -- tests -------------------------------------------------------------------------------------------
-def test_the_kueue_that_ran_is_the_pinned_release(lab: KueueCluster) -> None:
-    log = (lab.cp.logs / "kueue.log").read_text()
-    assert lab.kueue.version == KUEUE_VERSION == "v0.19.2"
-    assert f'"gitVersion":"{KUEUE_VERSION}"' in log.replace(" ", "")
-
-
+# -- tests (the queue test first: it starts gcp-dev, whose CRDs seed the other stacks', see plugin.py) --
 @pytest.mark.parametrize("stack", manifests.EXAMPLE_STACKS)
 def test_every_queue_of_the_stack_becomes_active(stack: str, kueue_clusters: Callable[[str], KueueCluster]) -> None:
     cluster = kueue_clusters(stack)
@@ -236,6 +230,12 @@ def test_every_queue_of_the_stack_becomes_active(stack: str, kueue_clusters: Cal
         kube.wait_for(f"{manifests.describe(q)} Active", active, timeout=60)
     if stack != LAB:
         cluster.stop()
+
+
+def test_the_kueue_that_ran_is_the_pinned_release(lab: KueueCluster) -> None:
+    log = (lab.cp.logs / "kueue.log").read_text()
+    assert lab.kueue.version == KUEUE_VERSION == "v0.19.2"
+    assert f'"gitVersion":"{KUEUE_VERSION}"' in log.replace(" ", "")
 
 
 def test_a_job_is_admitted_to_the_flavor_of_the_pool_it_selects(lab: KueueCluster, jobs: list[dict[str, Any]]) -> None:
