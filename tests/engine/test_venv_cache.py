@@ -101,6 +101,16 @@ def test_key_follows_the_interpreter() -> None:
     assert set(venvs.interpreter_identity()) == set(IDENTITY)
 
 
+def test_key_follows_how_the_venv_is_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    reqs = ["pulumi==3.272.0"]
+    before = venvs.venv_key(reqs, IDENTITY)
+    monkeypatch.setattr(venvs, "PIP_INSTALL", tuple(a for a in venvs.PIP_INSTALL if a != "--no-compile"))
+    assert venvs.venv_key(reqs, IDENTITY) != before
+    monkeypatch.undo()
+    monkeypatch.setattr(venvs, "NOT_COMPILED", ())
+    assert venvs.venv_key(reqs, IDENTITY) != before
+
+
 def test_requirements_that_depend_on_the_files_location_are_refused() -> None:
     assert venvs.requirement_lines("# c\n\npulumi>=3,<4  # why\nfoo; python_version<'4'\n") == [
         "pulumi>=3,<4",
