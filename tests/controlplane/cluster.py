@@ -18,7 +18,9 @@ Design (docs/decisions/control-plane.md):
   namespace via ``nsenter --net=/proc/<pid>/ns/net`` (``in_netns``/``popen_in_netns``) with ``kubeconfig``
   (server ``https://127.0.0.1:6443``, admin client certificate).
 - Every process has a parent-death signal and its own logs under ``workdir/logs``; ``stop()`` sends SIGTERM,
-  then SIGKILL to the supervisor's process group after a timeout. ``logs_tail()`` is what a failing test prints.
+  then SIGKILL to the supervisor's process group after a timeout. The supervisor SIGKILLs the controller
+  manager and the API server (a graceful API server shutdown takes ~1.1 s; their state is all in etcd, whose
+  writes are atomic) and SIGTERMs etcd last, so an etcd data directory is complete after ``stop()``. ``logs_tail()`` is what a failing test prints.
   The signal is set by a launcher that then execs the program (``supervisor.die_with_parent``), never by a
   ``preexec_fn``: pytest workers have imported gRPC, whose fork handlers abort a child that runs Python
   between fork() and exec (SIGABRT, grpc/grpc#43157).
@@ -183,6 +185,7 @@ class ControlPlane:
                 ],
                 "log": str(self.logs / "kube-apiserver.log"),
                 "wait_tcp": APISERVER_PORT,
+                "stop_signal": "SIGKILL",  # a graceful shutdown takes ~1.1 s and nothing here needs it
                 "wait_timeout": self.start_timeout,
             },
         ]  # fmt: skip
@@ -205,6 +208,7 @@ class ControlPlane:
                         f"--controllers={','.join(CONTROLLERS)}",
                     ],
                     "log": str(self.logs / "kube-controller-manager.log"),
+                    "stop_signal": "SIGKILL",
                     "wait_url": f"{server}/readyz",
                     "wait_url_ca": str(pki.ca.cert),
                     "wait_timeout": self.start_timeout,

@@ -16,7 +16,8 @@ What it does:
    in the file system, not the network namespace, so the test process (outside) reaches the API server over
    it without any network interface — TLS runs end to end through the socket.
 4. Exits when a process dies (exit code 3, name written to ``status``) or on SIGTERM/SIGINT: children get
-   SIGTERM in reverse start order, then SIGKILL after ``stop_timeout`` seconds.
+   SIGTERM (or their spec's ``stop_signal``) in reverse start order, then SIGKILL after ``stop_timeout``
+   seconds.
 """
 
 from __future__ import annotations
@@ -172,11 +173,13 @@ def main(config_path: str) -> int:
                 break
         stopping.wait(0.2)
 
-    # One at a time, last started first: the API server must be gone before etcd goes.
+    # One at a time, last started first: the API server must be gone before etcd goes. A process whose spec
+    # has "stop_signal" gets that signal instead of SIGTERM.
     deadline = time.monotonic() + float(config.get("stop_timeout", 15))
-    for _, proc in reversed(procs):
+    stop_signals = {spec["name"]: spec.get("stop_signal", "SIGTERM") for spec in config["processes"]}
+    for name, proc in reversed(procs):
         if proc.poll() is None:
-            proc.terminate()
+            proc.send_signal(signal.Signals[stop_signals[name]])
         try:
             proc.wait(max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
