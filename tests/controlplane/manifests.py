@@ -1,6 +1,7 @@
 """What the platform puts into a cluster, as manifests a real API server can be given, in dependency order.
 
-- :func:`load_stack`: plans an example stack (``gpuplane plan``'s mock run, in process), takes every object
+- :func:`load_stack`: plans an example stack (``gpuplane plan``'s mock run, in process, through
+  ``tests.support.example_plan``: once per test process for every package), takes every object
   the program creates directly — exactly what ``gpuplane render`` writes — and renders every Helm release
   with its real vendored chart and Helm 3 (:mod:`gpuplane.charts`, ``--include-crds``). Cached per process.
 - :func:`install_order` and :func:`apply_all`: server-side apply (``fieldValidation=Strict``) in Helm's
@@ -93,10 +94,10 @@ _STACKS: dict[str, StackManifests] = {}
 
 def load_stack(name: str) -> StackManifests:
     if name not in _STACKS:
-        from gpuplane import charts, render, stackfiles
-        from gpuplane.plan import plan_stack
+        from gpuplane import charts, render
+        from tests.support import example_plan
 
-        plan = plan_stack(stackfiles.load(stackfiles.resolve(name)))
+        plan = example_plan(name)  # planned once per test process, shared with every other test package
         if plan.spec is None:
             raise AssertionError(f"{name}: the stack does not plan: {plan.errors}")
         direct = [unredact(copy.deepcopy(o)) for o in render.kubernetes_objects(plan.recording)]
