@@ -163,6 +163,21 @@ def test_every_crd_of_the_stack_is_served(applied: Applied) -> None:
     assert {"kueue.x-k8s.io", "monitoring.coreos.com", "gateway.networking.k8s.io"} <= groups
 
 
+def test_the_control_plane_holds_exactly_the_stacks_crds(applied: Applied) -> None:
+    """The control plane started from a seed (see plugin.py): it must hold this stack's CRDs, byte for byte
+    as the charts render them, and no other stack's (gcp-dev's seed is the base of the others')."""
+    stored = applied.kube.request("GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions")["items"]
+
+    assert sorted(c["metadata"]["name"] for c in stored) == sorted(c["metadata"]["name"] for c in applied.crds)
+    by_name = {c["metadata"]["name"]: c for c in stored}
+    for crd in applied.crds:
+        got = by_name[crd["metadata"]["name"]]
+        assert got["spec"]["group"] == crd["spec"]["group"]
+        assert [v["name"] for v in got["spec"]["versions"]] == [v["name"] for v in crd["spec"]["versions"]]
+        managers = {m["manager"] for m in got["metadata"].get("managedFields") or []}
+        assert "gpuplane-tests" in managers  # applied by these tests, not written by anything else
+
+
 def test_every_rendered_chart_object_is_accepted(applied: Applied) -> None:
     failures = applied.chart_failures()
     assert not failures, f"{applied.stack.name}: chart objects refused by the API server:\n" + "\n".join(failures)
