@@ -9,14 +9,15 @@ Fixtures:
   for tests that install webhooks or controllers the shared one must not see. Stopped at session end.
 - ``make_stack_control_plane`` (session): ``make_stack_control_plane(name, crds)`` is a private control plane
   that already serves exactly ``crds``, Established (ready once the API server is: the controller manager
-  may still be making ServiceAccounts; tests that need one wait for it). The first request for a set of CRDs in a pytest run
-  applies them (server-side apply, strict validation, every refusal an assertion error) to a template control
-  plane without a controller manager, waits until they are Established and stops it; every control plane
-  for the same set (same content, :func:`tests.controlplane.manifests.crd_set_key`) then starts from a copy
-  of that etcd data. Storing and establishing a stack's 57 CRDs costs the API server 15-20 CPU-seconds each
-  time; a seeded start costs ~2 more than an empty one. A template itself starts from the largest seed
-  whose CRDs are a subset of its own (see ``_crd_seed``). Workers of one xdist run share the templates (a file
-  lock in the run's temporary root); nothing outlives the run, so every run proves the CRDs are accepted.
+  may still be making ServiceAccounts; tests that need one wait for it). The first request for a set of
+  CRDs in a pytest run applies them (server-side apply, strict validation, every refusal an assertion
+  error) to a template control plane without a controller manager, waits until they are Established and
+  stops it; every control plane for the same set (same content,
+  :func:`tests.controlplane.manifests.crd_set_key`) then starts from a copy of that etcd data. Storing and
+  establishing a stack's 57 CRDs costs the API server 15-20 CPU-seconds each time; a seeded start costs ~2
+  more than an empty one. A template itself starts from the largest seed whose CRDs are a subset of its
+  own (see ``_crd_seed``). Workers of one xdist run share the templates (a file lock in the run's temporary
+  root); nothing outlives the run, so every run proves the CRDs are accepted.
 
 A failing test that used any of them gets a "control plane logs" section with the tail of every log (etcd,
 kube-apiserver, kube-controller-manager, and whatever ran via ``popen_in_netns``); the full logs stay under
