@@ -21,6 +21,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -29,6 +30,15 @@ from types import TracebackType
 from typing import Any
 
 from tests.openfga.build import openfga_binary
+
+_DROP_ROOT_THEN_EXEC = (
+    "import os, sys\n"
+    "os.setgid(int(sys.argv[2]))\n"
+    "os.setgroups([])\n"
+    "os.setuid(int(sys.argv[1]))\n"
+    "os.execv(sys.argv[3], sys.argv[3:])\n"
+)
+"""Run as ``python -I -S -c <this> <uid> <gid> <argv...>``: become that user, then ``argv`` (same pid)."""
 
 
 def free_port() -> int:
@@ -89,17 +99,25 @@ class Postgres:
             os.chown(self.tmp, self.run_as.pw_uid, self.run_as.pw_gid)
             self.tmp.chmod(0o700)
 
-    def _preexec(self) -> Any:
+    def _as_user(self, argv: list[str]) -> list[str]:
+        """``argv`` run as :attr:`run_as` when this process is root (PostgreSQL refuses root).
+
+        The switch happens in a tiny ``python -I -S`` launcher that then execs ``argv``, not in a
+        ``preexec_fn``: that would make ``subprocess`` fork() instead of vfork in a pytest worker where
+        gRPC runs (the policy pack client), and gRPC's fork handlers can abort the child before exec
+        (grpc/grpc#43157; the same reason as ``gpuplane/pack_process.py``)."""
         if self.run_as is None:
-            return None
-        uid, gid = self.run_as.pw_uid, self.run_as.pw_gid
-
-        def drop() -> None:
-            os.setgid(gid)
-            os.setgroups([])
-            os.setuid(uid)
-
-        return drop
+            return argv
+        return [
+            sys.executable,
+            "-I",
+            "-S",
+            "-c",
+            _DROP_ROOT_THEN_EXEC,
+            str(self.run_as.pw_uid),
+            str(self.run_as.pw_gid),
+            *argv,
+        ]
 
     def uri(self, database: str = "postgres") -> str:
         return f"postgres://{self.user}@127.0.0.1:{self.port}/{database}?sslmode=disable"
@@ -107,10 +125,22 @@ class Postgres:
     def __enter__(self) -> Postgres:
         env = {**os.environ, "LC_ALL": "C", "TZ": "UTC"}
         init = subprocess.run(
-            [str(self.bin / "initdb"), "-D", str(self.data), "-U", self.user, "-A", "trust", "-E", "UTF8", "--no-sync"],
+            self._as_user(
+                [
+                    str(self.bin / "initdb"),
+                    "-D",
+                    str(self.data),
+                    "-U",
+                    self.user,
+                    "-A",
+                    "trust",
+                    "-E",
+                    "UTF8",
+                    "--no-sync",
+                ]
+            ),
             capture_output=True,
             check=False,
-            preexec_fn=self._preexec(),
             env=env,
             cwd=self.tmp,
         )
@@ -118,24 +148,25 @@ class Postgres:
             raise RuntimeError(f"initdb failed: {init.stderr.decode(errors='replace')[-2000:]}")
         log = self.log.open("wb")
         self.proc = subprocess.Popen(
-            [
-                str(self.bin / "postgres"),
-                "-D",
-                str(self.data),
-                "-p",
-                str(self.port),
-                "-c",
-                "listen_addresses=127.0.0.1",
-                "-c",
-                f"unix_socket_directories={self.tmp}",
-                "-c",
-                "fsync=off",
-                "-c",
-                "max_connections=200",
-            ],
+            self._as_user(
+                [
+                    str(self.bin / "postgres"),
+                    "-D",
+                    str(self.data),
+                    "-p",
+                    str(self.port),
+                    "-c",
+                    "listen_addresses=127.0.0.1",
+                    "-c",
+                    f"unix_socket_directories={self.tmp}",
+                    "-c",
+                    "fsync=off",
+                    "-c",
+                    "max_connections=200",
+                ]
+            ),
             stdout=log,
             stderr=subprocess.STDOUT,
-            preexec_fn=self._preexec(),  # noqa: PLW1509 - drops root for PostgreSQL
             env=env,
             cwd=self.tmp,
             start_new_session=True,

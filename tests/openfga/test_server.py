@@ -16,10 +16,12 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import urllib.error
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -149,3 +151,25 @@ def _all_stores(server: OpenFga) -> list[dict[str, str]]:
         token = page.get("continuation_token") or ""
         if not token:
             return stores
+
+
+def test_postgres_starts_without_a_preexec_fn_and_not_as_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ``preexec_fn`` in a pytest worker where gRPC runs can abort the child before exec
+    (grpc/grpc#43157): PostgreSQL drops root in a launcher instead; it must still not run as root."""
+    from tests.openfga.server import Postgres
+
+    seen: list[dict[str, object]] = []
+    real_popen = subprocess.Popen
+
+    def popen(*args: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs)
+        return real_popen(*args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    with Postgres() as postgres:
+        assert postgres.proc is not None
+        status = Path(f"/proc/{postgres.proc.pid}/status").read_text()
+        uid = int(next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1])
+        assert uid != 0 or os.geteuid() != 0, "PostgreSQL runs as root"
+    assert seen, "Postgres started no process through subprocess.Popen"
+    assert all(kwargs.get("preexec_fn") is None for kwargs in seen), seen
