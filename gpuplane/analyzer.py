@@ -40,6 +40,7 @@ Fidelity notes (checked against pulumi/pulumi ``sdk/go/common/resource/plugin/an
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import json
@@ -63,6 +64,10 @@ from gpuplane import pack_process
 from gpuplane.pack_process import ENGINE_ADDRESS, PACK_DIR, AnalyzerError
 from gpuplane.recording import RecordedResource, Recording, unwrap_secrets
 
+IN_FLIGHT = 8
+"""``Analyze`` calls a session keeps in flight: while the pack works on one, the next requests are
+already on the wire (the round trip, not the pack, was half the per-resource time: the client thread
+waits for the GIL of a busy program). Answers are collected in registration order."""
 STALL_SECONDS = 10.0
 """A pack that uses no CPU for this long while a call is outstanding is hung."""
 POLL_SECONDS = 0.5
@@ -388,11 +393,17 @@ class PolicyPackServer:
                     raise
 
     def _call(self, method: str, request: Any, what: str = "") -> Any:
+        return self._answer(method, self._send(method, request), what)
+
+    def _send(self, method: str, request: Any) -> Any:
+        """Send one call without waiting for its answer (a gRPC future)."""
         if self._stub is None:
             raise AnalyzerError("the policy pack is not running")
+        return getattr(self._stub, method).future(request, timeout=self.rpc_timeout)
+
+    def _answer(self, method: str, future: Any, what: str = "") -> Any:
         where = f" for {what}" if what else ""
         try:
-            future = getattr(self._stub, method).future(request, timeout=self.rpc_timeout)
             return self._wait(future, f"answer {method}{where}")
         except grpc.RpcError as error:
             call = cast(grpc.Call, error)
@@ -526,8 +537,13 @@ class PolicyPackServer:
 
     def analyze_resource(self, resource: RecordedResource, by_urn: Mapping[str, RecordedResource]) -> list[Violation]:
         """Remediate then Analyze one resource, as the engine does for each registration."""
+        return self.analysis_result(self.start_analysis(resource, by_urn))
+
+    def start_analysis(self, resource: RecordedResource, by_urn: Mapping[str, RecordedResource]) -> PendingAnalysis:
+        """Remediate (when a policy remediates: its answer changes the request) and send ``Analyze``
+        without waiting for its answer; :meth:`analysis_result` collects it. Several may be in flight:
+        each ``Analyze`` is independent of the others, and the answers are collected in order."""
         severities = {p.name: p.severity for p in self.info()}
-        descriptions = {p.name: p.description for p in self.info()}
         violations: list[Violation] = []
         request = analyzer_pb2.AnalyzeRequest(
             type=resource.type,
@@ -552,10 +568,23 @@ class PolicyPackServer:
                         severities.get(remediation.policyName, ""),
                     )
                 )
-        response = self._call("Analyze", request, resource.urn)
+        return PendingAnalysis(resource.urn, self._send("Analyze", request), violations)
+
+    def analysis_result(self, pending: PendingAnalysis) -> list[Violation]:
+        """The violations of a :meth:`start_analysis` (waits for the pack's answer)."""
+        descriptions = {p.name: p.description for p in self.info()}
+        response = self._answer("Analyze", pending.future, pending.urn)
         # Like the engine, report resource diagnostics against the analysed resource's URN.
-        violations.extend(_violations(response.diagnostics, descriptions, urn=resource.urn))
-        return violations
+        return [*pending.remediated, *_violations(response.diagnostics, descriptions, urn=pending.urn)]
+
+
+@dataclass
+class PendingAnalysis:
+    """An ``Analyze`` call in flight (see :meth:`PolicyPackServer.start_analysis`)."""
+
+    urn: str
+    future: Any
+    remediated: list[Violation]
 
 
 class AnalysisSession:
@@ -592,6 +621,7 @@ class AnalysisSession:
         self._abandoned = False
         self._closed = False
         self._done = threading.Event()
+        self._in_flight: collections.deque[PendingAnalysis] = collections.deque()
         self._worker = threading.Thread(target=self._work, daemon=True)
         self._worker.start()
 
@@ -646,11 +676,14 @@ class AnalysisSession:
             while resource is not None:
                 self._analyze(resource)
                 resource = self._next()
+            self._collect(0)
             if not self._abandoned:
                 self._violations.extend(self._server.analyze_stack(self._resources, self._by_urn))
                 self._violations = self._server.with_remediation(self._violations)
         except BaseException as error:
             self._error = error
+            for pending in self._in_flight:
+                pending.future.cancel()
         finally:
             self._done.set()
             while not self._drained:  # let add() callers go on; result() reports the error
@@ -659,7 +692,13 @@ class AnalysisSession:
     def _analyze(self, resource: RecordedResource) -> None:
         self._resources.append(resource)
         self._by_urn[resource.urn] = resource
-        self._violations.extend(self._server.analyze_resource(resource, self._by_urn))
+        self._in_flight.append(self._server.start_analysis(resource, self._by_urn))
+        self._collect(IN_FLIGHT - 1)
+
+    def _collect(self, keep: int) -> None:
+        """Collect answers, oldest first, until at most ``keep`` calls are in flight."""
+        while len(self._in_flight) > keep:
+            self._violations.extend(self._server.analysis_result(self._in_flight.popleft()))
 
 
 # ---------------------------------------------------------------------------------------------------

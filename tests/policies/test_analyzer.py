@@ -327,13 +327,13 @@ def test_remediate_is_called_only_when_a_policy_remediates(
 
     recording = run_program(lambda: k8s.core.v1.Namespace("ns", metadata={"name": "a"}))
     calls: list[str] = []
-    original = pack._call  # pyright: ignore[reportPrivateUsage]
+    original = pack._send  # pyright: ignore[reportPrivateUsage]
 
-    def counting(method: str, request: object, what: str = "") -> object:
+    def counting(method: str, request: object) -> object:
         calls.append(method)
-        return original(method, request, what)
+        return original(method, request)
 
-    monkeypatch.setattr(pack, "_call", counting)
+    monkeypatch.setattr(pack, "_send", counting)  # every call to the pack is sent through _send
     pack.analyze(recording, project="gpuplane", stack="test")
     assert "Remediate" not in calls
     assert calls.count("Analyze") == 2  # the root stack and the namespace

@@ -276,3 +276,40 @@ def test_a_remembered_config_is_not_reused_for_a_value_that_only_compares_equal(
     first = _support.effective_config(meta, {"maxGpus": 2})
     first["maxGpus"] = 99
     assert _support.effective_config(meta, {"maxGpus": 2})["maxGpus"] == 2, "a caller's change leaked into the memo"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Analyze calls in flight
+
+
+def test_calls_in_flight_give_the_same_violations_in_the_same_order(
+    fast_pack: PolicyPackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The client keeps ``IN_FLIGHT`` Analyze calls on the wire; one at a time must give the same list."""
+    import pulumi_kubernetes as k8s
+
+    from gpuplane import analyzer
+    from gpuplane.analyzer import AnalysisSession
+    from gpuplane.recording import run_program
+
+    def privileged_pods() -> None:
+        for index in range(24):
+            k8s.core.v1.Pod(
+                f"p{index}",
+                metadata={"name": f"p{index}", "namespace": "team-a"},
+                spec={"containers": [{"name": "c", "image": "busybox:1.36", "securityContext": {"privileged": True}}]},  # pyright: ignore[reportArgumentType]
+            )
+
+    recording = run_program(privileged_pods)
+
+    def session_violations() -> list[Violation]:
+        session = AnalysisSession(fast_pack, project="gpuplane", stack="test", config=None)
+        for resource in recording.resources:
+            session.add(resource)
+        return session.finish()
+
+    pipelined = session_violations()
+    monkeypatch.setattr(analyzer, "IN_FLIGHT", 1)
+    one_by_one = session_violations()
+    assert pipelined == one_by_one
+    assert len({v.urn for v in pipelined}) > 3, "too few violations for the order to mean anything"
