@@ -12,8 +12,9 @@ the median over the runs of
   modules are imported lazily while it runs, so they fall under ``program``);
 - ``program``: the program under the mock runtime, registration included;
 - ``pack ready``: the pack printed its port and answered the handshake (a point in time);
-- ``analysis``: the client-side sum of ``Analyze`` calls and of ``AnalyzeStack``, and the wait for
-  the verdict after the program ended (the part of the analysis the program did not hide);
+- ``analysis``: the number of ``Analyze`` calls, the time the client spent waiting for their answers
+  (up to ``IN_FLIGHT`` are on the wire at once), ``AnalyzeStack``, and the wait for the verdict after
+  the program ended (the part of the analysis the program did not hide);
 - ``report``: writing the text report.
 
 A second pass runs the same command under ``-X importtime`` and sums the self time of every module by
@@ -82,9 +83,20 @@ def use():
         finally:
             if method in sums:
                 sums[method] += time.perf_counter() - start
-            if method == "Analyze":
-                sums["Analyze calls"] += 1
     A.PolicyPackServer._call = call
+    original_start = A.PolicyPackServer.start_analysis
+    def start_analysis(self, *a, **k):
+        sums["Analyze calls"] += 1
+        return original_start(self, *a, **k)
+    A.PolicyPackServer.start_analysis = start_analysis
+    original_answer = A.PolicyPackServer.analysis_result
+    def analysis_result(self, pending):
+        start = time.perf_counter()
+        try:
+            return original_answer(self, pending)
+        finally:
+            sums["Analyze"] += time.perf_counter() - start
+    A.PolicyPackServer.analysis_result = analysis_result
     original_result = A.AnalysisSession.result
     def result(self):
         out = original_result(self)
