@@ -16,7 +16,6 @@ from __future__ import annotations
 import copy
 import io
 import json
-import resource
 import string
 import subprocess
 import sys
@@ -233,9 +232,20 @@ def test_policy_configs_are_accepted_or_refused_with_a_config_error(
         return
 
 
-def _limit_memory() -> None:
-    limit = 6 * 1024**3
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+MEMORY_LIMIT = 6 * 1024**3
+_LIMIT_MEMORY_THEN_EXEC = (
+    "import os, resource, sys\n"
+    "limit = int(sys.argv[1])\n"
+    "resource.setrlimit(resource.RLIMIT_AS, (limit, limit))\n"
+    "os.execv(sys.argv[2], sys.argv[2:])\n"
+)
+"""The memory limit is set by a launcher that then execs the command, not by a ``preexec_fn``: in a
+pytest worker where gRPC runs (the policy pack client) a ``preexec_fn`` makes subprocess fork() and
+gRPC's fork handlers can abort the child before exec (grpc/grpc#43157)."""
+
+
+def _with_memory_limit(argv: list[str]) -> list[str]:
+    return [sys.executable, "-I", "-S", "-c", _LIMIT_MEMORY_THEN_EXEC, str(MEMORY_LIMIT), *argv]
 
 
 @pytest.mark.parametrize(
@@ -252,12 +262,11 @@ def test_the_real_cli_on_hostile_files(tmp_path: Path, content: str) -> None:
     path.write_text(content)
     for extra in ([], ["--json"]):
         result = subprocess.run(
-            [sys.executable, "-m", "gpuplane", "plan", str(path), *extra],
+            _with_memory_limit([sys.executable, "-m", "gpuplane", "plan", str(path), *extra]),
             cwd=ROOT,
             capture_output=True,
             text=True,
             timeout=300,
-            preexec_fn=_limit_memory,
             check=False,
         )
         assert result.returncode in (cli.EXIT_OK, cli.EXIT_POLICY, cli.EXIT_CONFIG), result.stderr
@@ -282,3 +291,10 @@ def test_valid_edits_are_accepted_and_plan(tmp_path_factory: pytest.TempPathFact
     assert stack is not None, error
     assert plan_stack(stack).errors == []
     _check_plan(stack)
+
+
+def test_the_hostile_file_runs_get_the_memory_limit_without_a_preexec_fn() -> None:
+    probe = [sys.executable, "-c", "import resource; print(resource.getrlimit(resource.RLIMIT_AS)[0])"]
+    result = subprocess.run(_with_memory_limit(probe), capture_output=True, text=True, timeout=60, check=True)
+    assert int(result.stdout) == MEMORY_LIMIT
+    assert "preexec_fn=" not in Path(__file__).read_text().replace('"preexec_fn="', "")
