@@ -21,9 +21,12 @@ class _FailingPack:
 
     def configure(self, **_: Any) -> None: ...
 
-    def analyze_resource(self, resource: Any, by_urn: Any) -> list[Violation]:
+    def start_analysis(self, resource: Any, by_urn: Any) -> object:
         self.analysed.append(resource.type)
         raise AnalyzerError("the pack died")
+
+    def analysis_result(self, pending: object) -> list[Violation]:
+        raise AssertionError("no analysis was started")
 
     def analyze_stack(self, resources: Any, by_urn: Any) -> list[Violation]:
         return []
@@ -79,3 +82,45 @@ def test_a_failure_mid_stream_lets_the_program_finish_and_is_raised() -> None:
             session.finish()
 
     _within(5, finish)
+
+
+class _FailingAnswers(_FailingPack):
+    """Sends every analysis, then fails when the first answer is collected (calls in flight)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cancelled = 0
+
+    def start_analysis(self, resource: Any, by_urn: Any) -> object:
+        self.analysed.append(resource.type)
+        pack = self
+
+        class _Future:
+            def cancel(self) -> bool:
+                pack.cancelled += 1
+                return True
+
+        class _Pending:
+            future = _Future()
+
+        return _Pending()
+
+    def analysis_result(self, pending: object) -> list[Violation]:
+        raise AnalyzerError("the pack died")
+
+
+def test_a_failed_answer_with_calls_in_flight_is_raised_and_the_rest_cancelled() -> None:
+    pack = _FailingAnswers()
+    session = _session(pack)
+    run_program(
+        lambda: [__import__("pulumi_kubernetes").core.v1.Namespace(f"ns{i}") for i in range(3)],
+        on_register=session.add,
+    )
+
+    def finish() -> None:
+        with pytest.raises(AnalyzerError, match="the pack died"):
+            session.finish()
+
+    _within(5, finish)
+    assert pack.analysed[0] == "pulumi:pulumi:Stack"
+    assert pack.cancelled == len(pack.analysed) - 1, "the calls still in flight were not cancelled"
