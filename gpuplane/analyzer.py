@@ -9,6 +9,10 @@ the policy config reconciled the way the CLI does it, then ``Remediate`` + ``Ana
 resource (inputs, options, provider) and one ``AnalyzeStack`` (outputs, parent, dependencies,
 property dependencies, provider). Diagnostics come back as :class:`Violation` values.
 :class:`PolicyPackServer` keeps one pack process for several analyses (tests, many stacks).
+Sessions keep up to :data:`IN_FLIGHT` ``Analyze`` calls on the wire and collect the answers in
+registration order: each call is independent (pulumi-policy's servicer keeps no state between them),
+so the verdicts and their order are those of one call at a time (tests/policies/test_pack_speedups.py).
+The process itself is started by :mod:`gpuplane.pack_process` (standard library only).
 
 Why: there is no Pulumi engine offline, but the pack users run with ``pulumi preview --policy-pack``
 must be the pack ``gpuplane plan`` enforces, through the same entry point and wire format.
