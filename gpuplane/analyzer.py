@@ -279,7 +279,9 @@ class PolicyPackServer:
         try:
             port = self._await_port(self._process)
             self._channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=_GRPC_OPTIONS)
-            self._wait(grpc.channel_ready_future(self._channel), f"the policy pack's port {port} to accept connections")
+            # No ``grpc.channel_ready_future``: the pack prints its port after its server has started, and
+            # that future's polling thread prints a traceback when the channel is closed under it (an
+            # abandoned stack's ``stop`` while the worker still connects). The handshake waits for ready.
             self._stub = analyzer_pb2_grpc.AnalyzerStub(self._channel)
             self._handshake()
         except BaseException:
@@ -421,7 +423,9 @@ class PolicyPackServer:
             program_directory=str(self.pack_dir),
         )
         try:
-            self._wait(stub.Handshake.future(request, timeout=self.rpc_timeout), "answer Handshake")
+            self._wait(
+                stub.Handshake.future(request, timeout=self.rpc_timeout, wait_for_ready=True), "answer Handshake"
+            )
         except grpc.RpcError as error:
             if cast(grpc.Call, error).code() != grpc.StatusCode.UNIMPLEMENTED:
                 raise AnalyzerError(f"policy pack Handshake failed: {cast(grpc.Call, error).details()}") from None
