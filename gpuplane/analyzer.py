@@ -276,14 +276,21 @@ class PolicyPackServer:
             raise AnalyzerError("the policy pack was not launched")
         if self._stub is not None:
             return
+        process = self._process
         try:
-            port = self._await_port(self._process)
+            port = self._await_port(process)
             self._channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=_GRPC_OPTIONS)
             # No ``grpc.channel_ready_future``: the pack prints its port after its server has started, and
             # that future's polling thread prints a traceback when the channel is closed under it (an
             # abandoned stack's ``stop`` while the worker still connects). The handshake waits for ready.
             self._stub = analyzer_pb2_grpc.AnalyzerStub(self._channel)
             self._handshake()
+        except Exception as error:
+            stopped = self._process is not process  # another thread stopped the pack under this connect
+            self.stop()
+            if stopped and not isinstance(error, AnalyzerError):
+                raise AnalyzerError("the policy pack was stopped while connecting") from None
+            raise
         except BaseException:
             self.stop()
             raise
@@ -345,6 +352,7 @@ class PolicyPackServer:
 
     def _await_port(self, process: subprocess.Popen[bytes]) -> int:
         deadline = time.monotonic() + self.startup_timeout
+        pumps = list(self._pumps)  # ``stop`` on another thread empties the list
         while True:
             try:
                 line = self._lines.get(timeout=POLL_SECONDS)
@@ -357,7 +365,8 @@ class PolicyPackServer:
                 continue
             if line is None:
                 process.wait(timeout=5)
-                self._pumps[1].join(timeout=5)  # all of stderr, for the message
+                for pump in pumps[1:]:  # all of stderr, for the message
+                    pump.join(timeout=5)
                 raise AnalyzerError(f"the policy pack exited with code {process.returncode}{self._stderr_tail()}")
             if line.isdigit():
                 return int(line)

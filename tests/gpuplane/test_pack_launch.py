@@ -82,7 +82,7 @@ def test_stopping_while_a_session_still_connects_prints_no_thread_traceback(monk
     failures: list[str] = []
     monkeypatch.setattr(threading, "excepthook", lambda args: failures.append(repr(args.exc_value)))
     rounds = random.Random(15)
-    for _ in range(6):
+    for _ in range(16):
         server = PolicyPackServer()
         server.launch()
 
@@ -92,9 +92,30 @@ def test_stopping_while_a_session_still_connects_prints_no_thread_traceback(monk
 
         worker = threading.Thread(target=connect)
         worker.start()
-        time.sleep(rounds.uniform(0.2, 0.6))
+        time.sleep(rounds.uniform(0.0, 0.35))
         server.stop()
         worker.join(timeout=30)
         assert not worker.is_alive()
     time.sleep(0.5)
     assert not failures, failures
+
+
+def test_a_pack_stopped_while_connect_waits_for_its_port_is_an_analyzer_error() -> None:
+    """``stop`` from another thread empties the server's state while ``connect`` still waits for the port
+    (an abandoned stack on a loaded machine; a CI run saw an IndexError): connect reports the stop."""
+    import queue
+
+    from gpuplane.analyzer import AnalyzerError, PolicyPackServer
+
+    server = PolicyPackServer()
+    server.launch()
+
+    class StopThenEnd(queue.Queue[str | None]):
+        def get(self, block: bool = True, timeout: float | None = None) -> str | None:
+            server.stop()  # as the other thread would, between two reads of the pack's stdout
+            return None
+
+    server._lines = StopThenEnd()  # pyright: ignore[reportPrivateUsage]
+    with pytest.raises(AnalyzerError):
+        server.connect()
+    server.stop()
