@@ -19,7 +19,6 @@ from __future__ import annotations
 import copy
 import shutil
 from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
 from typing import Any, cast
 
 import pytest
@@ -35,7 +34,7 @@ from gpuplane.recording import Recording
 from policies import _lazy_props, _support
 from tests.policies.adversarial import load_corpus
 from tests.policies.adversarial.corpus import CASES, Case
-from tests.policies.adversarial.test_corpus import record_case
+from tests.policies.adversarial.test_corpus import edited_stack_file, record_case
 
 SPEEDUP_LINES = (
     'importlib.import_module("gpuplane_policies._convert_once").install()',
@@ -206,18 +205,8 @@ def _verdicts(server: PolicyPackServer, recording: Recording, stack: str, config
 def _case_input(case: Case) -> tuple[Recording, str, Any]:
     if case.program is not None:
         return record_case(case), "adversarial", case.config
-    import tempfile
-
-    import yaml
-
-    assert case.edit is not None
-    source = stackfiles.resolve(case.stack)
-    data: Any = yaml.safe_load(source.read_text())
-    case.edit(data["config"])
-    with tempfile.TemporaryDirectory() as directory:
-        path = Path(directory) / source.name
-        path.write_text(yaml.safe_dump(data))
-        plan = plan_stack(stackfiles.load(path))
+    with edited_stack_file(case) as stack_file:
+        plan = plan_stack(stack_file)
     assert not plan.errors, plan.errors
     config_path = policy_config_for(case.stack, PACK_DIR)
     return plan.recording, case.stack, None if config_path is None else load_config(config_path)

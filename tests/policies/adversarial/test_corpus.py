@@ -9,8 +9,10 @@ exactly as ``gpuplane plan <stack file>`` does.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +39,10 @@ def record_case(case: Case) -> Recording:
     return _RECORDINGS[case.id]
 
 
-def verdicts(case: Case, pack: PolicyPackServer) -> list[Violation]:
-    if case.program is not None:
-        return pack.analyze(record_case(case), project="gpuplane", stack="adversarial", config=case.config)
+@contextlib.contextmanager
+def edited_stack_file(case: Case) -> Iterator[stackfiles.StackFile]:
+    """The case's example stack file with its edit applied, loaded from a temporary copy that exists
+    while the context is open (planning reads the file again for placeholders)."""
     assert case.edit is not None
     source = stackfiles.resolve(case.stack)
     data: Any = yaml.safe_load(source.read_text())
@@ -47,7 +50,14 @@ def verdicts(case: Case, pack: PolicyPackServer) -> list[Violation]:
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / source.name
         path.write_text(yaml.safe_dump(data))
-        plan = plan_with_policies(stackfiles.load(path), pack, policy_config_for(case.stack, PACK_DIR))
+        yield stackfiles.load(path)
+
+
+def verdicts(case: Case, pack: PolicyPackServer) -> list[Violation]:
+    if case.program is not None:
+        return pack.analyze(record_case(case), project="gpuplane", stack="adversarial", config=case.config)
+    with edited_stack_file(case) as stack_file:
+        plan = plan_with_policies(stack_file, pack, policy_config_for(case.stack, PACK_DIR))
     assert not plan.errors, f"the edited stack file is refused before any policy runs: {plan.errors}"
     return plan.violations
 
