@@ -552,10 +552,6 @@ class PolicyPackServer:
         response = self._call("AnalyzeStack", stack_request, "the stack")
         return _violations(response.diagnostics, descriptions, urn=None)
 
-    def analyze_resource(self, resource: RecordedResource, by_urn: Mapping[str, RecordedResource]) -> list[Violation]:
-        """Remediate then Analyze one resource, as the engine does for each registration."""
-        return self.analysis_result(self.start_analysis(resource, by_urn))
-
     def start_analysis(self, resource: RecordedResource, by_urn: Mapping[str, RecordedResource]) -> PendingAnalysis:
         """Remediate (when a policy remediates: its answer changes the request) and send ``Analyze``
         without waiting for its answer; :meth:`analysis_result` collects it. Several may be in flight:
